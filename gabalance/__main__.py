@@ -1,0 +1,5 @@
+import sys
+
+from gabalance.cli import main
+
+sys.exit(main())

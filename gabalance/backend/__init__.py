@@ -1,0 +1,146 @@
+"""Backends: the one place where an evaluation engine is chosen.
+
+Kernels take raw arrays and scalars; :func:`pack` unpacks a :class:`~gabalance.Problem`
+into those arrays once (cached on the problem). Each backend module exposes
+
+``placement(packed, population, objective_code) -> (objective (P,), violation (P,))``
+``schedule(packed, population, keys, objective_code, rows)``
+``-> (objective, violation, start, finish)``
+
+with ``rows`` the individuals whose start/finish times are wanted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from gabalance._fit import demand3
+from gabalance.problem import Problem
+
+__all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "pack", "resolve_backend"]
+
+log = logging.getLogger("gabalance")
+
+#: backends that exist in this version, in order of preference for "auto"
+BACKENDS = ("numba", "numpy")
+
+#: integer codes the kernels use for each objective
+OBJECTIVE_CODES = {
+    "cost": 0, "max_utilization": 1, "nodes_used": 2, "imbalance": 3,
+    "makespan": 0, "weighted_completion": 1,
+}
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A problem as the kernels see it (no names, no Python objects).
+
+    Attributes
+    ----------
+    capacity : (M, K) int64 or float64
+    demand3 : (N, 1, K) or (N, M, K), same dtype as capacity
+    scale : (K,) float64, ``max_j capacity[j, k]``
+    has_runtime : bool; runtime : (N, M) float64, or (1, 1) zeros when absent
+    duration : (N,) float64; speed : (M,) float64
+    has_cost : bool; cost : (N, M) int64/float64, or (1, 1) float64 zeros when absent
+    group_ok : (G, M) bool; task_group : (N,) int32
+    weight, release : (N,) float64
+    pred_ptr : (N + 1,) int64; pred_src : (E,) int64; pred_data : (E,) float64
+        Predecessors of task i are ``pred_src[pred_ptr[i]:pred_ptr[i + 1]]``.
+    succ_ptr : (N + 1,) int64; succ_dst : (E,) int64
+    bw_matrix : bool; bw : (M, M) float64, or (1, 1) holding the scalar bandwidth
+    """
+
+    capacity: np.ndarray
+    demand3: np.ndarray
+    scale: np.ndarray
+    has_runtime: bool
+    runtime: np.ndarray
+    duration: np.ndarray
+    speed: np.ndarray
+    has_cost: bool
+    cost: np.ndarray
+    group_ok: np.ndarray
+    task_group: np.ndarray
+    weight: np.ndarray
+    release: np.ndarray
+    pred_ptr: np.ndarray
+    pred_src: np.ndarray
+    pred_data: np.ndarray
+    succ_ptr: np.ndarray
+    succ_dst: np.ndarray
+    bw_matrix: bool
+    bw: np.ndarray
+
+
+def _csr(keys: np.ndarray, values: list[np.ndarray], n: int) -> tuple[np.ndarray, ...]:
+    order = np.argsort(keys, kind="stable")
+    ptr = np.searchsorted(keys[order], np.arange(n + 1)).astype(np.int64)
+    return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
+
+
+def pack(problem: Problem) -> Packed:
+    """Kernel-ready arrays of ``problem`` (built once, cached on the problem)."""
+    cached = getattr(problem, "_cache_packed", None)
+    if cached is not None:
+        return cached
+    n, cap = problem.n_tasks, problem.capacity
+    scale = cap.max(axis=0).astype(np.float64) if cap.shape[1] else np.zeros(0)
+    group_ok, task_group = problem.label_ok()
+    e = problem.edges
+    pred_ptr, pred_src, pred_data = _csr(e[:, 1], [e[:, 0], problem.data], n)
+    succ_ptr, succ_dst = _csr(e[:, 0], [e[:, 1]], n)
+    bw = np.asarray(problem.bandwidth, dtype=np.float64)
+    packed = Packed(
+        capacity=cap,
+        demand3=demand3(problem),
+        scale=scale,
+        has_runtime=problem.runtime is not None,
+        runtime=problem.runtime if problem.runtime is not None else np.zeros((1, 1)),
+        duration=problem.duration,
+        speed=problem.speed,
+        has_cost=problem.cost is not None,
+        cost=problem.cost if problem.cost is not None else np.zeros((1, 1)),
+        group_ok=group_ok,
+        task_group=task_group,
+        weight=problem.weight,
+        release=problem.release,
+        pred_ptr=pred_ptr, pred_src=pred_src.astype(np.int64), pred_data=pred_data,
+        succ_ptr=succ_ptr, succ_dst=succ_dst.astype(np.int64),
+        bw_matrix=bw.ndim == 2,
+        bw=bw if bw.ndim == 2 else bw.reshape(1, 1),
+    )
+    problem._cache_packed = packed
+    return packed
+
+
+def resolve_backend(name: str | None = "auto") -> str:
+    """The backend that ``name`` means here: ``GABALANCE_BACKEND`` overrides ``"auto"``."""
+    if name is None or name == "auto":
+        env = os.environ.get("GABALANCE_BACKEND", "").strip().lower()
+        if env and env != "auto":
+            if env not in BACKENDS:
+                raise ValueError(f"GABALANCE_BACKEND={env!r} is not a backend "
+                                 f"(available: {', '.join(BACKENDS)})")
+            return env
+        chosen = BACKENDS[0]
+        log.info("backend 'auto' chose %r", chosen)
+        return chosen
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)}, auto)")
+    return name
+
+
+def get_backend(name: str | None = "auto") -> ModuleType:
+    """The module implementing backend ``name`` (see :func:`resolve_backend`)."""
+    chosen = resolve_backend(name)
+    if chosen == "numba":
+        from gabalance.backend import _numba as module
+    else:
+        from gabalance.backend import _numpy as module
+    return module

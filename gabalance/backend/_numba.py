@@ -1,0 +1,310 @@
+"""The Numba backend: one parallel loop over the population, one plain loop per individual.
+
+Each kernel mirrors the NumPy reference (``_numpy.py``) step for step so the two agree
+exactly on integer data; compiled once per dtype combination and cached on disk.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from gabalance.backend import Packed
+
+_jit = {"cache": True, "nogil": True}
+
+
+@numba.njit(inline="always", **_jit)
+def _runtime(has_runtime, runtime, duration, speed, i, j):
+    if has_runtime:
+        return runtime[i, j]
+    return duration[i] / speed[j]
+
+
+@numba.njit(inline="always", **_jit)
+def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+    if not group_ok[task_group[i], j]:
+        return False
+    if has_runtime and not np.isfinite(runtime[i, j]):
+        return False
+    jj = j if demand3.shape[1] > 1 else 0
+    for k in range(capacity.shape[1]):
+        if demand3[i, jj, k] > capacity[j, k]:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- placement
+
+
+@numba.njit(parallel=True, **_jit)
+def _placement_kernel(pop, capacity, demand3, scale, has_runtime, runtime, duration, speed,
+                      has_cost, cost, group_ok, task_group, code, out_obj, out_viol):
+    P, N = pop.shape
+    M, K = capacity.shape
+    per_node = demand3.shape[1] > 1
+    for p in numba.prange(P):
+        load = np.zeros((M, K), capacity.dtype)
+        used = np.zeros(M, np.bool_)
+        cost_int = cost[0, 0] * 0  # accumulates in the cost's dtype (int64 stays exact)
+        cost_float = 0.0
+        bad = 0
+        for i in range(N):
+            j = pop[p, i]
+            jj = j if per_node else 0
+            for k in range(K):
+                load[j, k] += demand3[i, jj, k]
+            used[j] = True
+            if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+                bad += 1
+            if code == 0:
+                if has_cost:
+                    cost_int += cost[i, j]
+                else:
+                    cost_float += _runtime(has_runtime, runtime, duration, speed, i, j)
+        viol = 0.0
+        for j in range(M):
+            for k in range(K):
+                over = load[j, k] - capacity[j, k]
+                if over > 0 and scale[k] > 0:
+                    viol += over / scale[k]
+        out_viol[p] = viol + bad
+        if code == 0:
+            out_obj[p] = cost_int + cost_float
+        elif code == 2:
+            count = 0
+            for j in range(M):
+                if used[j]:
+                    count += 1
+            out_obj[p] = count
+        elif code == 1:
+            best = 0.0
+            for j in range(M):
+                for k in range(K):
+                    if capacity[j, k] > 0:
+                        u = load[j, k] / capacity[j, k]
+                    elif load[j, k] > 0:
+                        u = np.inf
+                    else:
+                        u = 0.0
+                    if u > best:
+                        best = u
+            out_obj[p] = best
+        else:
+            total = 0.0
+            count = 0
+            for j in range(M):
+                for k in range(K):
+                    if capacity[j, k] > 0:
+                        total += load[j, k] / capacity[j, k]
+                        count += 1
+            if count == 0:
+                out_obj[p] = 0.0
+            else:
+                mean = total / count
+                sq = 0.0
+                for j in range(M):
+                    for k in range(K):
+                        if capacity[j, k] > 0:
+                            dev = load[j, k] / capacity[j, k] - mean
+                            sq += dev * dev
+                out_obj[p] = np.sqrt(sq / count)
+
+
+def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
+    """Placement objective and violation of every individual; ``pop`` is (P, N) int32."""
+    P = pop.shape[0]
+    obj = np.empty(P)
+    viol = np.empty(P)
+    _placement_kernel(pop, pk.capacity, pk.demand3, pk.scale, pk.has_runtime, pk.runtime,
+                      pk.duration, pk.speed, pk.has_cost, pk.cost, pk.group_ok, pk.task_group,
+                      code, obj, viol)
+    return obj, viol
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+@numba.njit(inline="always", **_jit)
+def _less(hk, hi, a, b):
+    return hk[a] < hk[b] or (hk[a] == hk[b] and hi[a] < hi[b])
+
+
+@numba.njit(**_jit)
+def _heap_push(hk, hi, size, key, idx):
+    c = size
+    hk[c] = key
+    hi[c] = idx
+    while c > 0:
+        parent = (c - 1) // 2
+        if _less(hk, hi, c, parent):
+            hk[c], hk[parent] = hk[parent], hk[c]
+            hi[c], hi[parent] = hi[parent], hi[c]
+            c = parent
+        else:
+            break
+    return size + 1
+
+
+@numba.njit(**_jit)
+def _heap_pop(hk, hi, size):
+    top = hi[0]
+    size -= 1
+    hk[0] = hk[size]
+    hi[0] = hi[size]
+    c = 0
+    while True:
+        left = 2 * c + 1
+        if left >= size:
+            break
+        small = left
+        if left + 1 < size and _less(hk, hi, left + 1, left):
+            small = left + 1
+        if _less(hk, hi, small, c):
+            hk[c], hk[small] = hk[small], hk[c]
+            hi[c], hi[small] = hi[small], hi[c]
+            c = small
+        else:
+            break
+    return top, size
+
+
+@numba.njit(**_jit)
+def _segment(times, base, n, t):
+    """Index (relative to base) of the profile segment containing t."""
+    s = 0
+    while s + 1 < n and times[base + s + 1] <= t:
+        s += 1
+    return s
+
+
+@numba.njit(**_jit)
+def _split(times, usage, base, n, t):
+    """Make t a breakpoint of the profile at base (n breakpoints); return (index, new n)."""
+    s = _segment(times, base, n, t)
+    if times[base + s] == t:
+        return s, n
+    for q in range(n, s + 1, -1):  # shift segments s+1.. one place right
+        times[base + q] = times[base + q - 1]
+        usage[base + q, :] = usage[base + q - 1, :]
+    times[base + s + 1] = t
+    usage[base + s + 1, :] = usage[base + s, :]
+    return s + 1, n + 1
+
+
+@numba.njit(**_jit)
+def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, group_ok,
+            task_group, release, pred_ptr, pred_src, pred_data, succ_ptr, succ_dst, bw_matrix,
+            bw, start, finish):
+    """Serial schedule generation for one individual; fills start/finish, returns violation."""
+    N = x.shape[0]
+    M, K = capacity.shape
+    per_node = demand3.shape[1] > 1
+    # per-node step profiles in one pool: node j owns slots base[j] .. base[j] + 2 n_j
+    base = np.zeros(M, np.int64)
+    nbreak = np.ones(M, np.int64)
+    count = np.zeros(M, np.int64)
+    for i in range(N):
+        count[x[i]] += 1
+    total = 0
+    for j in range(M):
+        base[j] = total
+        total += 2 * count[j] + 1
+    times = np.zeros(total)
+    usage = np.zeros((total, K), capacity.dtype)
+    waiting = np.empty(N, np.int64)
+    hk = np.empty(N)
+    hi = np.empty(N, np.int64)
+    size = 0
+    for i in range(N):
+        waiting[i] = pred_ptr[i + 1] - pred_ptr[i]
+        if waiting[i] == 0:
+            size = _heap_push(hk, hi, size, key[i], i)
+    violation = 0
+    while size > 0:
+        i, size = _heap_pop(hk, hi, size)
+        j = x[i]
+        jj = j if per_node else 0
+        r = release[i]
+        for e in range(pred_ptr[i], pred_ptr[i + 1]):
+            q = pred_src[e]
+            tr = 0.0
+            if x[q] != j and pred_data[e] != 0:
+                tr = pred_data[e] / (bw[x[q], j] if bw_matrix else bw[0, 0])
+            if finish[q] + tr > r:
+                r = finish[q] + tr
+        length = _runtime(has_runtime, runtime, duration, speed, i, j)
+        t = r
+        if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+            violation += 1
+        elif length != 0:
+            b = base[j]
+            n = nbreak[j]
+            s = _segment(times, b, n, t)
+            while s < n and times[b + s] < t + length:
+                for k in range(K):
+                    if usage[b + s, k] + demand3[i, jj, k] > capacity[j, k]:
+                        t = times[b + s + 1]
+                        break
+                s += 1
+            a, n = _split(times, usage, b, n, t)
+            z, n = _split(times, usage, b, n, t + length)
+            for s in range(a, z):
+                for k in range(K):
+                    usage[b + s, k] += demand3[i, jj, k]
+            nbreak[j] = n
+        start[i] = t
+        finish[i] = t + length
+        for e in range(succ_ptr[i], succ_ptr[i + 1]):
+            s2 = succ_dst[e]
+            waiting[s2] -= 1
+            if waiting[s2] == 0:
+                size = _heap_push(hk, hi, size, key[s2], s2)
+    return violation
+
+
+@numba.njit(parallel=True, **_jit)
+def _schedule_kernel(pop, keys, capacity, demand3, has_runtime, runtime, duration, speed,
+                     group_ok, task_group, weight, release, pred_ptr, pred_src, pred_data,
+                     succ_ptr, succ_dst, bw_matrix, bw, code, row_of, out_obj, out_viol,
+                     out_start, out_finish):
+    P, N = pop.shape
+    for p in numba.prange(P):
+        start = np.zeros(N)
+        finish = np.zeros(N)
+        v = _decode(pop[p], keys[p], capacity, demand3, has_runtime, runtime, duration, speed,
+                    group_ok, task_group, release, pred_ptr, pred_src, pred_data, succ_ptr,
+                    succ_dst, bw_matrix, bw, start, finish)
+        out_viol[p] = v
+        if code == 0:
+            best = finish[0]
+            for i in range(1, N):
+                if finish[i] > best:
+                    best = finish[i]
+            out_obj[p] = best
+        else:
+            total = 0.0
+            for i in range(N):
+                total += weight[i] * finish[i]
+            out_obj[p] = total
+        r = row_of[p]
+        if r >= 0:
+            out_start[r, :] = start
+            out_finish[r, :] = finish
+
+
+def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decode every individual; start/finish (len(rows), N) for the individuals in ``rows``."""
+    P, N = pop.shape
+    obj = np.empty(P)
+    viol = np.empty(P)
+    row_of = np.full(P, -1, np.int64)
+    row_of[rows] = np.arange(len(rows))
+    start = np.zeros((len(rows), N))
+    finish = np.zeros((len(rows), N))
+    _schedule_kernel(pop, keys, pk.capacity, pk.demand3, pk.has_runtime, pk.runtime,
+                     pk.duration, pk.speed, pk.group_ok, pk.task_group, pk.weight, pk.release,
+                     pk.pred_ptr, pk.pred_src, pk.pred_data, pk.succ_ptr, pk.succ_dst,
+                     pk.bw_matrix, pk.bw, code, row_of, obj, viol, start, finish)
+    return obj, viol, start, finish

@@ -1,0 +1,107 @@
+"""Command line: ``gabalance demo | info | show``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _load(name_or_path: str):
+    from gabalance import Problem, examples
+
+    if name_or_path in examples.names():
+        return examples.load(name_or_path)
+    return Problem.from_json(name_or_path)
+
+
+def _summary(problem) -> str:
+    lines = [repr(problem)]
+    cap = problem.capacity.sum(axis=0)
+    lines.append("  total capacity: " + ", ".join(
+        f"{r}={v:g}" for r, v in zip(problem.resources, cap.tolist())))
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import gabalance as gb
+    from gabalance.baselines import round_robin
+
+    problem = _load(args.instance)
+    objective = args.objective or problem.objective or "makespan"
+    print(_summary(problem))
+    x = round_robin(problem)
+    t0 = time.perf_counter()
+    ev = gb.evaluate(problem, x, objective=objective, backend=args.backend, schedule=True
+                     if gb.mode_of(objective) == "schedule" else None)
+    dt = time.perf_counter() - t0
+    print(f"\nbaseline: round_robin   objective {objective} = {ev.objective[0]:.6g}   "
+          f"violation = {ev.violation[0]:.6g}   (backend {ev.backend}, {dt * 1e3:.1f} ms "
+          "incl. compilation)")
+    check = gb.validate(problem, x, None if ev.start is None else ev.start[0])
+    print(f"validate: {'valid' if check.ok else f'{len(check.problems)} broken constraints'}")
+    for msg in check.problems[:5]:
+        print("  " + msg)
+    counts = np.bincount(x, minlength=problem.n_nodes)
+    busiest = np.argsort(-counts, kind="stable")[:5]
+    print("\nbusiest nodes: " + ", ".join(
+        f"{problem.node_names[j]} ({counts[j]} tasks)" for j in busiest))
+    if ev.start is not None:
+        order = np.argsort(ev.finish[0], kind="stable")[-5:]
+        print("last tasks to finish:")
+        for i in order:
+            print(f"  {problem.task_names[i]:>12} on {problem.node_names[x[i]]:<12} "
+                  f"start {ev.start[0, i]:10.4g}  finish {ev.finish[0, i]:10.4g}")
+    return 0 if check.ok else 1
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import numba
+    import scipy
+
+    import gabalance as gb
+    from gabalance.backend import BACKENDS, resolve_backend
+
+    print(f"gabalance {gb.__version__}")
+    print(f"python    {platform.python_version()} ({platform.machine()}, {os.cpu_count()} cpus)")
+    print(f"numpy     {np.__version__}\nscipy     {scipy.__version__}")
+    print(f"numba     {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)")
+    print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    problem = _load(args.file)
+    print(_summary(problem))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gabalance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="evaluate a baseline plan on a bundled instance")
+    demo.add_argument("--instance", default="ai_cluster",
+                      help="bundled name (ai_cluster, scenario) or a problem JSON file")
+    demo.add_argument("--objective", default=None)
+    demo.add_argument("--backend", default="auto", choices=["auto", "numba", "numpy"])
+    demo.set_defaults(func=cmd_demo)
+    info = sub.add_parser("info", help="versions and backends")
+    info.set_defaults(func=cmd_info)
+    show = sub.add_parser("show", help="load, validate and summarise a problem file")
+    show.add_argument("file")
+    show.set_defaults(func=cmd_show)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as exc:
+        print(f"gabalance: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Batched evaluation: one dispatcher, no math (the math lives in ``gabalance/backend``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gabalance.backend import OBJECTIVE_CODES, get_backend, pack, resolve_backend
+from gabalance.problem import MAX_OBJECTIVES, Problem, ProblemError, mode_of
+
+__all__ = ["Evaluation", "best_index", "evaluate", "rank_order"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` returns.
+
+    Attributes
+    ----------
+    objective : ndarray, shape (P,), float64
+        Objective of each individual, in the objective's own units (not negated for "max").
+    violation : ndarray, shape (P,), float64
+        Constraint violation (0 = feasible); see docs/model.md.
+    objective_name : str
+    sense : {"min", "max"}
+    mode : {"placement", "schedule"}
+    backend : str
+        The backend that computed it.
+    rows : ndarray, shape (R,), int64
+        Schedule mode: the individuals whose times are in ``start``/``finish``.
+    start, finish : ndarray, shape (R, N), float64, or None
+        Schedule mode: start and finish time of every task for the individuals in ``rows``.
+    """
+
+    objective: np.ndarray
+    violation: np.ndarray
+    objective_name: str
+    sense: str
+    mode: str
+    backend: str
+    rows: np.ndarray
+    start: np.ndarray | None = None
+    finish: np.ndarray | None = None
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """(P,) bool: violation is zero."""
+        return self.violation == 0
+
+    def best(self) -> int:
+        """Index of the best individual under feasibility-first comparison."""
+        return best_index(self.objective, self.violation, self.sense)
+
+
+def rank_order(objective: Any, violation: Any, sense: str = "min") -> np.ndarray:
+    """Indices sorting individuals best first: feasible before infeasible (by violation),
+    then by objective in its sense, ties by index (Deb 2000, feasibility rules)."""
+    objective = np.asarray(objective, dtype=np.float64)
+    violation = np.asarray(violation, dtype=np.float64)
+    signed = -objective if sense == "max" else objective
+    secondary = np.where(violation > 0, 0.0, signed)
+    return np.lexsort((np.arange(len(objective)), secondary, violation))
+
+
+def best_index(objective: Any, violation: Any, sense: str = "min") -> int:
+    """Index of the best individual (see :func:`rank_order`)."""
+    return int(rank_order(objective, violation, sense)[0])
+
+
+def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None,
+                 sense: str | None, schedule: Any) -> tuple[np.ndarray, np.ndarray | None,
+                                                            str, str, str, np.ndarray]:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
+    objective = objective if objective is not None else problem.objective
+    if objective is None:
+        raise ProblemError("no objective: pass objective=... or set Problem.objective")
+    mode = mode_of(objective)
+    sense = sense if sense is not None else (problem.sense if objective in MAX_OBJECTIVES
+                                             else "min")
+    if sense not in ("min", "max"):
+        raise ProblemError(f"sense must be 'min' or 'max', got {sense!r}")
+    if sense == "max" and objective not in MAX_OBJECTIVES:
+        raise ProblemError(f"objective {objective!r} can only be minimised")
+
+    N, M = problem.n_tasks, problem.n_nodes
+    pop = np.asarray(population)
+    if pop.ndim == 1:
+        pop = pop[None, :]
+    if pop.ndim != 2 or pop.shape[1] != N:
+        raise ProblemError(f"population must have shape (P, {N}) (one node index per task), "
+                           f"got shape {np.shape(population)}")
+    if pop.shape[0] == 0:
+        raise ProblemError("population is empty")
+    if pop.dtype.kind not in "iu":
+        if pop.dtype.kind != "f" or not np.all(np.isfinite(pop)) or np.any(pop != np.round(pop)):
+            raise ProblemError(f"population must hold integer node indices, got dtype "
+                               f"{pop.dtype}")
+    bad = (pop < 0) | (pop >= M)
+    if bad.any():
+        p, i = (int(v) for v in np.argwhere(bad)[0])
+        raise ProblemError(f"population[{p}, {i}] = {pop[p, i]} (task {problem.task_names[i]!r})"
+                           f" is not a node index; the problem has {M} nodes")
+    pop = np.ascontiguousarray(pop, dtype=np.int32)
+    P = pop.shape[0]
+
+    key_arr = None
+    if mode == "schedule":
+        if keys is None:
+            key_arr = np.zeros((P, N))
+        else:
+            key_arr = np.asarray(keys, dtype=np.float64)
+            if key_arr.ndim == 1:
+                key_arr = key_arr[None, :]
+            if key_arr.shape != (P, N):
+                raise ProblemError(f"keys must have shape ({P}, {N}) like the population, "
+                                   f"got shape {np.shape(keys)}")
+            if not np.all(np.isfinite(key_arr)):
+                p, i = (int(v) for v in np.argwhere(~np.isfinite(key_arr))[0])
+                raise ProblemError(f"keys[{p}, {i}] is not finite")
+            key_arr = np.ascontiguousarray(key_arr)
+    elif keys is not None:
+        raise ProblemError(f"keys are only used in schedule mode; objective {objective!r} is a "
+                           "placement objective")
+
+    if schedule is None or schedule is False:
+        rows = np.zeros(0, np.int64)
+    elif schedule is True:
+        rows = np.arange(P, dtype=np.int64)
+    elif isinstance(schedule, str):
+        if schedule != "best":
+            raise ProblemError(f"schedule must be None, True, 'best' or indices, got {schedule!r}")
+        rows = np.zeros(0, np.int64)  # resolved after evaluation
+    else:
+        rows = np.unique(np.asarray(schedule, dtype=np.int64).ravel())
+        if rows.size and (rows[0] < 0 or rows[-1] >= P):
+            raise ProblemError(f"schedule indices must lie in 0..{P - 1}")
+    if mode == "placement" and rows.size:
+        raise ProblemError("start/finish times exist only in schedule mode")
+    return pop, key_arr, objective, sense, mode, rows
+
+
+def evaluate(
+    problem: Problem,
+    population: Any,
+    keys: Any = None,
+    objective: str | None = None,
+    *,
+    sense: str | None = None,
+    backend: str | None = "auto",
+    schedule: Any = None,
+) -> Evaluation:
+    """Evaluate a population of assignments in one batched call.
+
+    Parameters
+    ----------
+    problem : Problem
+    population : array_like, shape (P, N) or (N,), int
+        Node index of every task, one row per individual.
+    keys : array_like, shape (P, N) or (N,), float, optional
+        Schedule mode: priority keys of the serial schedule generation (default all zero,
+        i.e. ready tasks in index order).
+    objective : str, optional
+        One of ``gabalance.OBJECTIVES`` (default ``problem.objective``).
+    sense : {"min", "max"}, optional
+        For ``cost`` only (default ``problem.sense``).
+    backend : {"auto", "numba", "numpy"}
+        ``auto`` honours the ``GABALANCE_BACKEND`` environment variable.
+    schedule : None, True, "best" or array of int
+        Schedule mode: the individuals whose start/finish times to return.
+
+    Returns
+    -------
+    Evaluation
+        ``objective`` and ``violation`` (P,) float64, plus times when asked.
+    """
+    pop, key_arr, objective, sense, mode, rows = _evaluate_iv(
+        problem, population, keys, objective, sense, schedule)
+    name = resolve_backend(backend)
+    engine = get_backend(name)
+    pk = pack(problem)
+    code = OBJECTIVE_CODES[objective]
+    start = finish = None
+    if mode == "placement":
+        obj, viol = engine.placement(pk, pop, code)
+    else:
+        obj, viol, start, finish = engine.schedule(pk, pop, key_arr, code, rows)
+        if isinstance(schedule, str):  # "best": decode that one individual again
+            rows = np.array([best_index(obj, viol, sense)], np.int64)
+            _, _, start, finish = engine.schedule(pk, pop[rows], key_arr[rows], code,
+                                                  np.zeros(1, np.int64))
+    return Evaluation(obj, viol, objective, sense, mode, name, rows, start, finish)

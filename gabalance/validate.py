@@ -1,0 +1,159 @@
+"""An independent solution checker: every broken constraint, by name.
+
+It shares no code with the backends: loads and time profiles are rebuilt here from the
+problem's public fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gabalance.problem import Problem, ProblemError
+
+__all__ = ["Validation", "validate"]
+
+_RTOL = 1e-9
+
+
+@dataclass
+class Validation:
+    """Result of :func:`validate`.
+
+    Attributes
+    ----------
+    problems : list of str
+        One message per broken constraint (empty when the solution is valid).
+    finish : ndarray, shape (N,), float64, or None
+        Finish times implied by the start times (schedule checks only).
+    """
+
+    problems: list[str] = field(default_factory=list)
+    finish: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def raise_if_invalid(self) -> None:
+        """Raise ``ValueError`` listing every problem, if there is one."""
+        if self.problems:
+            raise ValueError("invalid solution:\n  " + "\n  ".join(self.problems))
+
+    def __str__(self) -> str:
+        return "valid" if self.ok else "\n".join(self.problems)
+
+
+def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
+    N, M = problem.n_tasks, problem.n_nodes
+    x = np.asarray(assignment)
+    if x.shape != (N,):
+        raise ProblemError(f"assignment must have shape ({N},), got shape {x.shape}")
+    if x.dtype.kind not in "iu":
+        raise ProblemError(f"assignment must hold integer node indices, got dtype {x.dtype}")
+    bad = np.flatnonzero((x < 0) | (x >= M))
+    if bad.size:
+        i = int(bad[0])
+        raise ProblemError(f"assignment[{i}] = {x[i]} (task {problem.task_names[i]!r}) is not a "
+                           f"node index; the problem has {M} nodes")
+    s = None
+    if start is not None:
+        s = np.asarray(start, dtype=np.float64)
+        if s.shape != (N,):
+            raise ProblemError(f"start must have shape ({N},), got shape {s.shape}")
+        if np.isnan(s).any():
+            raise ProblemError(f"start of task {problem.task_names[int(np.isnan(s).argmax())]!r}"
+                               " is NaN")
+    return x.astype(np.int64), s
+
+
+def _fmt(v: Any) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation:
+    """Check a solution against every constraint and name each one it breaks.
+
+    Parameters
+    ----------
+    problem : Problem
+    assignment : array_like, shape (N,), int
+        Node of each task.
+    start : array_like, shape (N,), float, optional
+        Start times. Without them the solution is a placement: the summed demand on each
+        node must fit its capacity. With them it is a schedule: release times, dependencies
+        (finish + transfer time), and capacity at every instant are checked.
+
+    Returns
+    -------
+    Validation
+        ``ok`` and the list ``problems``.
+    """
+    x, s = _validate_iv(problem, assignment, start)
+    out = Validation()
+    names, nodes, res = problem.task_names, problem.node_names, problem.resources
+    N = problem.n_tasks
+
+    # eligibility, reason by reason
+    group_ok, task_group = problem.label_ok()
+    for i in range(N):
+        j = int(x[i])
+        where = f"task {names[i]!r} on node {nodes[j]!r}"
+        if not group_ok[task_group[i], j]:
+            need = [g for g in problem.task_requires[i] if not g & problem.node_labels[j]]
+            out.problems.append(f"{where}: node lacks required label "
+                                f"{'|'.join(sorted(need[0]))!r}")
+        if not np.isfinite(problem.runtime_of(i, j)):
+            out.problems.append(f"{where}: the task cannot run there (infinite runtime)")
+        d = problem.task_demand(i, j)
+        for k in np.flatnonzero(d > problem.capacity[j]):
+            out.problems.append(f"{where}: demand {_fmt(d[k])} of {res[k]!r} exceeds the node's "
+                                f"capacity {_fmt(problem.capacity[j, k])}")
+
+    if s is None:
+        load = np.zeros(problem.capacity.shape, dtype=problem.capacity.dtype)
+        for i in range(N):
+            load[x[i]] += problem.task_demand(i, int(x[i]))
+        for j, k in np.argwhere(load > problem.capacity):
+            out.problems.append(f"node {nodes[j]!r} over capacity in {res[k]!r}: load "
+                                f"{_fmt(load[j, k])} > {_fmt(problem.capacity[j, k])}")
+        return out
+
+    runtime = np.array([problem.runtime_of(i, int(x[i])) for i in range(N)])
+    finish = s + runtime
+    out.finish = finish
+    for i in np.flatnonzero(s < problem.release - _RTOL * np.maximum(1, problem.release)):
+        out.problems.append(f"task {names[i]!r} starts at {_fmt(s[i])} before its release time "
+                            f"{_fmt(problem.release[i])}")
+    bw = problem.bandwidth
+    for e, (p, q) in enumerate(problem.edges.tolist()):
+        transfer = 0.0
+        if x[p] != x[q] and problem.data[e] != 0:
+            link = bw if np.ndim(bw) == 0 else bw[x[p], x[q]]
+            transfer = problem.data[e] / link
+        ready = finish[p] + transfer
+        if s[q] < ready - _RTOL * max(1.0, abs(ready)):
+            extra = f" plus transfer {_fmt(transfer)}" if transfer else ""
+            out.problems.append(f"task {names[q]!r} starts at {_fmt(s[q])} before its "
+                                f"predecessor {names[p]!r} finishes at {_fmt(finish[p])}{extra}")
+
+    # capacity at every instant: usage only rises at start times, so check each start
+    for j in range(problem.n_nodes):
+        on = [i for i in np.flatnonzero(x == j) if runtime[i] > 0]
+        for t in sorted({float(s[i]) for i in on}):
+            active = [i for i in on if s[i] <= t < finish[i]]
+            use = sum(problem.task_demand(i, j) for i in active)
+            for k in np.flatnonzero(np.asarray(use) > problem.capacity[j]):
+                who = ", ".join(names[i] for i in active)
+                out.problems.append(
+                    f"node {nodes[j]!r} over capacity in {res[k]!r} at time {_fmt(t)}: "
+                    f"{_fmt(use[k])} > {_fmt(problem.capacity[j, k])} (tasks {who})")
+    return out

@@ -1,0 +1,242 @@
+"""Problem construction, validation messages (each pinned) and the JSON round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import gabalance as gb
+from gabalance import Dependency, Node, Problem, ProblemError, Task
+
+
+def small(**kw):
+    args = dict(capacity=[[4, 2], [8, 0]], demand=[[2, 1], [1, 0], [3, 0]],
+                resources=["cpu", "gpu"], task_names=["a", "b", "c"], node_names=["g", "c"])
+    args.update(kw)
+    cap, dem = args.pop("capacity"), args.pop("demand")
+    return Problem(cap, dem, **args)
+
+
+def test_arrays_and_defaults():
+    p = small(edges=[[0, 1], [1, 2]])
+    assert (p.n_tasks, p.n_nodes, p.n_resources, p.n_edges) == (3, 2, 2, 2)
+    assert p.capacity.dtype == np.int64 and p.demand.dtype == np.int64
+    np.testing.assert_array_equal(p.speed, [1, 1])
+    np.testing.assert_array_equal(p.duration, [1, 1, 1])
+    np.testing.assert_array_equal(p.data, [0, 0])
+    assert p.bandwidth == math.inf
+    np.testing.assert_array_equal(p.allowed, [[True, False], [True, True], [True, True]])
+    np.testing.assert_array_equal(p.allowed_nodes(0), [0])
+    assert p.runtime_of(0, 1) == 1.0
+    assert [list(v) for v in p.predecessors] == [[], [0], [1]]
+
+
+def test_immutable():
+    p = small()
+    with pytest.raises(ValueError):
+        p.capacity[0, 0] = 7
+    with pytest.raises(AttributeError, match="immutable"):
+        p.capacity = None
+
+
+def test_mixed_dtypes_become_float():
+    p = small(capacity=[[4.5, 2], [8, 0]])
+    assert p.capacity.dtype == np.float64 and p.demand.dtype == np.float64
+
+
+def test_per_node_demand_and_runtime():
+    dem = np.ones((3, 2, 1), int)
+    dem[2, 0, 0] = 5  # task c does not fit node g
+    p = Problem([[4], [4]], dem, runtime=[[1, np.inf], [2, 3], [1, 1]])
+    assert p.per_node_demand
+    np.testing.assert_array_equal(p.allowed, [[True, False], [True, True], [False, True]])
+    assert p.runtime_of(1, 1) == 3
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(capacity=[[4, 2], [-8, 0]]), r"capacity of node 'c' for 'cpu' is negative \(-8\)"),
+    (dict(capacity=[[4, 2], [np.nan, 0]]), r"capacity of node 'c' for 'cpu' is NaN"),
+    (dict(capacity=[[4, 2], [np.inf, 0]]), r"capacity of node 'c' for 'cpu' is infinite"),
+    (dict(demand=[[2, 1], [1, -1], [3, 0]]), r"demand of task 'b' for 'gpu' is negative"),
+    (dict(demand=[[2, 1], [1, np.nan], [3, 0]]), r"demand of task 'b' for 'gpu' is NaN"),
+    (dict(speed=[1, 0]), r"speed of node 'c' must be > 0 \(0\.0\)"),
+    (dict(duration=[1, -2, 1]), r"duration of task 'b' is negative"),
+    (dict(duration=[1, np.nan, 1]), r"duration of task 'b' is NaN"),
+    (dict(weight=[1, 0, 1]), r"weight of task 'b' must be > 0"),
+    (dict(release=[1, -1, 1]), r"release of task 'b' is negative"),
+    (dict(runtime=[[1, 1], [1, -1], [1, 1]]), r"runtime of task 'b' on node 'c' is negative"),
+    (dict(runtime=[[1, 1], [1, np.nan], [1, 1]]), r"runtime of task 'b' on node 'c' is NaN"),
+    (dict(cost=[[1, 1], [1, -1], [1, 1]]), r"cost of task 'b' on node 'c' is negative"),
+    (dict(edges=[[0, 1]], data=[-3]), r"data of dependency 0 is negative"),
+    (dict(bandwidth=0), r"bandwidth must be > 0"),
+    (dict(bandwidth=[[1, 0], [1, 1]]), r"bandwidth from node 'g' to 'c' must be > 0"),
+    (dict(bandwidth=[[1, 1, 1]]), r"bandwidth must be a number or have shape \(2, 2\)"),
+    (dict(capacity=[[], []], demand=[[], [], []], resources=[]), None),
+    (dict(capacity=np.zeros((0, 2)), node_names=[]), r"the problem has no nodes"),
+    (dict(demand=np.zeros((0, 2)), task_names=[]), r"the problem has no tasks"),
+    (dict(capacity=[4, 2]), r"capacity must have shape \(M, K\), got shape \(2,\)"),
+    (dict(demand=[[1], [1], [1]]), r"demand has shape \(3, 1\), expected \(3, 2\) or \(3, 2, 2\)"),
+    (dict(demand=[1, 1]), r"demand must have shape \(N, K\) or \(N, M, K\)"),
+    (dict(speed=[1, 1, 1]), r"speed must have shape \(2,\) \(one per node\), got shape \(3,\)"),
+    (dict(duration=[1]), r"duration must have shape \(3,\) \(one per task\)"),
+    (dict(runtime=[[1, 1]]), r"runtime must have shape \(3, 2\) \(tasks x nodes\)"),
+    (dict(cost=np.ones((2, 3))), r"cost must have shape \(3, 2\)"),
+    (dict(edges=[[0, 1, 2]]), r"edges must have shape \(E, 2\), got shape \(1, 3\)"),
+    (dict(edges=[[0, 1]], data=[1, 2]), r"data must have shape \(1,\) \(one per edge\)"),
+    (dict(edges=[[0, 7]]), r"dependency 0 refers to task index 7, but there are 3 tasks"),
+    (dict(edges=[[0.5, 1]]), r"edges must hold integer task indices"),
+    (dict(edges=[[0, 1], [1, 2], [2, 0]]), r"dependency cycle: a -> b -> c -> a"),
+    (dict(edges=[[1, 1]]), r"dependency cycle: b -> b"),
+    (dict(resources=["cpu"]), r"resources has 1 names but capacity has 2 columns"),
+    (dict(resources=["cpu", "cpu"]), r"duplicate resource name 'cpu'"),
+    (dict(task_names=["a", "a", "c"]), r"duplicate task name 'a'"),
+    (dict(node_names=["g"]), r"node_names has 1 names but there are 2 nodes"),
+    (dict(task_names=["a"]), r"task_names has 1 names but there are 3 tasks"),
+    (dict(demand=[[2, 1], [1, 0], [9, 0]]), r"task 'c' fits no node \(it needs cpu=9, gpu=0\)"),
+    (dict(demand=[[2, 3], [1, 0], [3, 0]]), r"task 'a' fits no node \(it needs cpu=2, gpu=3\)"),
+    (dict(runtime=[[1, 1], [np.inf, np.inf], [1, 1]]), r"task 'b' fits no node"),
+    (dict(task_requires=[["x"], [], []]), r"task 'a' fits no node \(it needs cpu=2, gpu=1 and "
+                                          r"labels x\)"),
+    (dict(node_labels=[["x"]]), r"node_labels has 1 entries but there are 2 nodes"),
+    (dict(task_requires=[[]]), r"task_requires has 1 entries but there are 3 tasks"),
+    (dict(task_requires=[[[]], [], []]), r"requires of task 'a' holds an empty list"),
+    (dict(objective="speed"), r"unknown objective 'speed' \(choose from cost, max_utilization"),
+    (dict(objective="makespan", sense="max"), r"objective 'makespan' can only be minimised"),
+    (dict(sense="up"), r"sense must be 'min' or 'max', got 'up'"),
+    (dict(capacity=[["a", "b"], ["c", "d"]]), r"capacity must be numeric"),
+    (dict(capacity=[[True, False], [True, True]]), r"capacity must be numeric, got dtype bool"),
+    (dict(info={"x": {1, 2}}), r"info must be JSON-serialisable"),
+])
+def test_validation_messages(kw, message):
+    if message is None:  # zero resources is allowed: nodes without capacity limits
+        assert small(**kw).n_resources == 0
+        return
+    with pytest.raises(ProblemError, match=message):
+        small(**kw)
+
+
+def test_labels_any_of():
+    p = small(node_labels=[["gpu", "v100"], ["cpu"]],
+              task_requires=[["gpu"], [["cpu", "v100"]], []])
+    np.testing.assert_array_equal(p.allowed, [[True, False], [True, True], [True, True]])
+    assert p.task_requires[1] == (frozenset({"cpu", "v100"}),)
+
+
+SCENARIO = dict(
+    nodes=[{"name": "cpu-1", "capacity": {"cpu": 4, "gpu": 0}, "labels": ["cpu"]},
+           {"name": "gpu-1", "capacity": {"cpu": 8, "gpu": 2}, "speed": 2.0, "labels": ["gpu"]}],
+    tasks=[{"name": "T1", "demand": {"cpu": 2, "gpu": 1}, "duration": 4, "requires": ["gpu"]},
+           {"name": "T2", "demand": {"cpu": 1}, "duration": 2, "release": 1, "weight": 3},
+           {"name": "T3", "demand": [1, 0], "runtime": {"cpu-1": 5}, "after": ["T1"]}],
+    dependencies=[{"pred": "T2", "succ": "T1", "data": 10}],
+)
+
+
+def test_from_dicts():
+    p = Problem.from_dicts(**SCENARIO, bandwidth=5, objective="makespan")
+    assert p.resources == ("cpu", "gpu")
+    assert p.task_names == ("T1", "T2", "T3")
+    np.testing.assert_array_equal(p.demand, [[2, 1], [1, 0], [1, 0]])
+    np.testing.assert_array_equal(p.runtime, [[4, 2], [2, 1], [5, np.inf]])
+    np.testing.assert_array_equal(p.edges, [[0, 2], [1, 0]])
+    np.testing.assert_array_equal(p.data, [0, 10])
+    np.testing.assert_array_equal(p.allowed, [[False, True], [True, True], [True, False]])
+    assert p.weight[1] == 3 and p.release[1] == 1
+
+
+def test_from_dataclasses_equals_dicts():
+    a = Problem.from_dicts(
+        [Node("n1", {"cpu": 2}), Node("n2", {"cpu": 4}, speed=2, labels=["x"])],
+        [Task("t1", {"cpu": 1}, duration=3), Task("t2", {"cpu": 2}, requires=["x"])],
+        [Dependency("t1", "t2", 4.0)])
+    b = Problem.from_dicts(
+        [{"name": "n1", "capacity": {"cpu": 2}},
+         {"name": "n2", "capacity": {"cpu": 4}, "speed": 2, "labels": ["x"]}],
+        [{"name": "t1", "demand": {"cpu": 1}, "duration": 3},
+         {"name": "t2", "demand": {"cpu": 2}, "requires": "x"}],
+        [("t1", "t2", 4.0)])
+    assert a == b
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["tasks"][0].update(durations=3),
+     r"unknown field 'durations' in task 0 \(allowed: name, demand"),
+    (lambda d: d["nodes"][0].update(cores=3), r"unknown field 'cores' in node 0"),
+    (lambda d: d["tasks"][0].update(demand={"tpu": 1}),
+     r"demand of task 'T1' names unknown resource 'tpu' \(resources: cpu, gpu\)"),
+    (lambda d: d["tasks"][2].update(runtime={"gpu-9": 1}),
+     r"runtime of task 'T3' names unknown node 'gpu-9'"),
+    (lambda d: d["dependencies"].append({"pred": "T2", "succ": "T9"}),
+     r"dependency 1 names unknown task 'T9'"),
+    (lambda d: d["dependencies"].append({"pred": "T2", "succ": "T1", "size": 1}),
+     r"unknown field 'size' in dependency 1"),
+    (lambda d: d["tasks"][2].update(after=["T0"]), r"'after' of task 'T3' names unknown task 'T0'"),
+    (lambda d: d["tasks"][1].update(name="T1"), r"duplicate task name 'T1'"),
+    (lambda d: d["nodes"][1].update(capacity=[1, 2, 3]),
+     r"capacity of node 'gpu-1' has 3 values, expected 2"),
+    (lambda d: d["tasks"][0].update(duration="long"),
+     r"duration of task 'T1' must be a number, got 'long'"),
+    (lambda d: d["tasks"][1].update(demand_by_node={"cpu-1": {"cpu": 1}, "gpu-1": {"cpu": 1}}),
+     r"either every task gives 'demand_by_node' or none does"),
+    (lambda d: d["tasks"][0].update(cost={"cpu-1": 1, "gpu-1": 2}),
+     r"task 'T2' has no 'cost' while others do"),
+    (lambda d: d["tasks"].append({"demand": {}}), r"task 3 needs a 'name'"),
+    (lambda d: d["nodes"].append({"name": "x"}), r"node 2 needs a 'name' and a 'capacity'"),
+    (lambda d: d["dependencies"].append(("T2",)), r"dependency 1 must be \(pred, succ\)"),
+])
+def test_from_dicts_messages(change, message):
+    doc = json.loads(json.dumps(SCENARIO))
+    change(doc)
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_dicts(**doc)
+
+
+def test_json_round_trip(tmp_path):
+    p = Problem.from_dicts(**SCENARIO, bandwidth=5, objective="weighted_completion",
+                           name="demo", info={"source": "test"})
+    text = p.to_json(tmp_path / "p.json")
+    assert json.loads(text)["version"] == 1
+    q = Problem.from_json(tmp_path / "p.json")
+    assert q == p
+    assert Problem.from_json(text) == p
+
+
+def test_json_round_trip_arrays():
+    rng = np.random.default_rng(3)
+    p = Problem(rng.integers(5, 9, (3, 2)), rng.integers(0, 4, (4, 3, 2)),
+                cost=rng.random((4, 3)), runtime=np.where(rng.random((4, 3)) < 0.3, np.inf, 2.5),
+                weight=[1, 2, 3, 4], release=[0, 0, 1.5, 2], edges=[[0, 1], [2, 3]],
+                data=[1.0, 0.0], bandwidth=np.full((3, 3), 2.0), objective="cost", sense="max",
+                node_labels=[["a"], ["a", "b"], []], task_requires=[["a"], [["a", "b"]], [], []])
+    assert Problem.from_json(p.to_json()) == p
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"format": "gabalance-problem", "version": 2, "resources": [], "nodes": [], "tasks": []},
+     r"unsupported problem document version 2 \(this gabalance reads version 1\)"),
+    ({"format": "other", "version": 1}, r"not a gabalance problem document"),
+    ({"format": "gabalance-problem", "version": 1, "resources": [], "nodes": [], "tasks": [],
+      "extra": 1}, r"unknown field 'extra' in problem document"),
+    ({"format": "gabalance-problem", "version": 1, "nodes": []},
+     r"lacks the required field 'resources'"),
+    ([1, 2], r"a problem document must be a JSON object"),
+])
+def test_json_errors(doc, message):
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_json(json.dumps(doc))
+
+
+def test_json_invalid_text():
+    with pytest.raises(ProblemError, match="invalid JSON"):
+        Problem.from_json("{not json")
+
+
+def test_replace_and_repr():
+    p = small(objective="cost")
+    q = p.replace(sense="max")
+    assert q.sense == "max" and p.sense == "min"
+    assert "3 tasks, 2 nodes" in repr(p)
+    assert gb.mode_of("makespan") == "schedule" and p.mode == "placement"
