@@ -41,8 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      if gb.mode_of(objective) == "schedule" else None)
     dt = time.perf_counter() - t0
     print(f"\nbaseline: round_robin   objective {objective} = {ev.objective[0]:.6g}   "
-          f"violation = {ev.violation[0]:.6g}   (backend {ev.backend}, {dt * 1e3:.1f} ms "
-          "incl. compilation)")
+          f"violation = {ev.violation[0]:.6g}   (backend {ev.backend}, {dt * 1e3:.1f} ms)")
     check = gb.validate(problem, x, None if ev.start is None else ev.start[0])
     print(f"validate: {'valid' if check.ok else f'{len(check.problems)} broken constraints'}")
     for msg in check.problems[:5]:

@@ -1,0 +1,77 @@
+"""validate(): every broken constraint is reported by name; valid solutions pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gabalance import Problem, ProblemError, validate
+
+
+def schedule_problem():
+    return Problem.from_dicts(
+        nodes=[{"name": "cpu", "capacity": {"cpu": 2, "gpu": 0}, "labels": ["cpu"]},
+               {"name": "gpu", "capacity": {"cpu": 4, "gpu": 1}, "labels": ["gpu"]}],
+        tasks=[{"name": "load", "demand": {"cpu": 2}, "duration": 2},
+               {"name": "train", "demand": {"cpu": 1, "gpu": 1}, "duration": 3,
+                "requires": ["gpu"]},
+               {"name": "eval", "demand": {"cpu": 1}, "duration": 1, "release": 1}],
+        dependencies=[("load", "train", 4)], bandwidth=2, objective="makespan")
+
+
+def test_valid_schedule():
+    p = schedule_problem()
+    # load on cpu [0,2); transfer 4/2 = 2 -> train on gpu [4,7); eval on cpu [2,3)
+    v = validate(p, [0, 1, 0], [0, 4, 2])
+    assert v.ok and bool(v) and str(v) == "valid"
+    np.testing.assert_array_equal(v.finish, [2, 7, 3])
+    v.raise_if_invalid()
+
+
+def test_every_broken_constraint_named():
+    p = schedule_problem()
+    v = validate(p, [0, 0, 0], [0, 3, 0.5])
+    assert not v.ok
+    text = str(v)
+    assert "task 'train' on node 'cpu': node lacks required label 'gpu'" in text
+    assert "task 'train' on node 'cpu': demand 1 of 'gpu' exceeds the node's capacity 0" in text
+    assert "task 'eval' starts at 0.5 before its release time 1" in text
+    assert "node 'cpu' over capacity in 'cpu' at time 0.5: 3 > 2 (tasks load, eval)" in text
+    with pytest.raises(ValueError, match="invalid solution"):
+        v.raise_if_invalid()
+
+
+def test_dependency_with_transfer():
+    p = schedule_problem()
+    v = validate(p, [0, 1, 0], [0, 3, 2])
+    assert v.problems == ["task 'train' starts at 3 before its predecessor 'load' finishes at 2 "
+                          "plus transfer 2"]
+    # same node: no transfer, so train may start at 2 (it would not fit on cpu, though)
+    assert "before its predecessor" not in str(validate(p, [1, 1, 0], [0, 2, 2]))
+
+
+def test_placement_capacity():
+    p = Problem([[4, 1], [2, 0]], [[2, 1], [2, 0], [1, 0]], resources=["cpu", "gpu"],
+                node_names=["a", "b"], task_names=["x", "y", "z"])
+    assert validate(p, [0, 0, 1]).ok
+    v = validate(p, [0, 1, 1])
+    assert v.problems == ["node 'b' over capacity in 'cpu': load 3 > 2"]
+
+
+def test_infinite_runtime_named():
+    p = Problem([[1], [1]], [[1], [1]], runtime=[[1, np.inf], [1, 1]], task_names=["x", "y"],
+                node_names=["a", "b"])
+    assert validate(p, [1, 0], [0, 0]).problems == [
+        "task 'x' on node 'b': the task cannot run there (infinite runtime)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (([0, 1],), r"assignment must have shape \(3,\), got shape \(2,\)"),
+    (([0, 1, 5],), r"assignment\[2\] = 5 \(task 'eval'\) is not a node index; the problem has 2"),
+    (([0.0, 1.0, 0.0],), r"assignment must hold integer node indices"),
+    (([0, 1, 0], [0, 1]), r"start must have shape \(3,\)"),
+    (([0, 1, 0], [0, np.nan, 1]), r"start of task 'train' is NaN"),
+])
+def test_validate_input_errors(args, message):
+    with pytest.raises(ProblemError, match=message):
+        validate(schedule_problem(), *args)
