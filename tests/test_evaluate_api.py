@@ -99,7 +99,7 @@ def test_evaluate_needs_an_objective_and_a_problem():
     p = placement_problem().replace(objective=None)
     with pytest.raises(ProblemError, match=r"no objective: pass objective=\.\.\. or set"):
         evaluate(p, [0, 1, 1])
-    with pytest.raises(TypeError, match="problem must be a gabalance.Problem"):
+    with pytest.raises(TypeError, match=r"problem must be a gabalance\.Problem"):
         evaluate({"nodes": []}, [0])
 
 
