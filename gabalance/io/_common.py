@@ -35,9 +35,10 @@ def data_dir(path: PathLike | None = None) -> Path | None:
     pathlib.Path or None
         The first of: ``path``; the environment variable ``GABALANCE_DATA``; the folder
         ``../shared/data`` relative to the repository root (the nearest directory above this
-        package that holds ``pyproject.toml``). ``None`` when the chosen folder does not exist
-        (an explicit ``path`` or ``GABALANCE_DATA`` that does not exist is not replaced by the
-        default) or when no repository root is found (an installed, non-editable package).
+        package, or else above the working directory, that holds ``pyproject.toml``; the
+        second covers an installed package run from a checkout). ``None`` when the chosen
+        folder does not exist (an explicit ``path`` or ``GABALANCE_DATA`` that does not exist
+        is not replaced by the default) or when no repository root is found.
 
     Notes
     -----
@@ -51,11 +52,13 @@ def data_dir(path: PathLike | None = None) -> Path | None:
     if path is not None:
         p = Path(path).expanduser()
         return p if p.is_dir() else None
-    here = Path(__file__).resolve().parent
-    for parent in (here, *here.parents):
-        if (parent / "pyproject.toml").is_file():
-            p = parent.parent / "shared" / "data"
-            return p if p.is_dir() else None
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for parent in (start, *start.parents):
+            if (parent / "pyproject.toml").is_file():
+                p = parent.parent / "shared" / "data"
+                if p.is_dir():
+                    return p
+                break
     return None
 
 
