@@ -1,0 +1,50 @@
+"""The command line: demo, show, info, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from gabalance.cli import main
+
+
+def test_demo_on_bundled_instances(capsys):
+    assert main(["demo", "--instance", "scenario"]) == 0
+    out = capsys.readouterr().out
+    assert "Problem('scenario', 5 tasks, 5 nodes" in out
+    assert "baseline: round_robin   objective makespan =" in out
+    assert "validate: valid" in out
+    assert main(["demo", "--backend", "numpy", "--instance", "scenario",
+                 "--objective", "max_utilization"]) in (0, 1)
+    assert "objective max_utilization" in capsys.readouterr().out
+
+
+def test_demo_default_instance(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "500 tasks, 64 nodes" in out and "last tasks to finish" in out
+
+
+def test_show_and_errors(tmp_path, capsys):
+    from gabalance import examples
+
+    assert main(["show", str(examples.path("scenario"))]) == 0
+    assert "5 tasks" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "gabalance-problem", "version": 1, "resources": ["cpu"],'
+                   '"nodes": [{"name": "a", "capacity": {"cpu": 1}}],'
+                   '"tasks": [{"name": "t", "demand": {"cpu": 2}}]}')
+    assert main(["show", str(bad)]) == 2
+    assert "gabalance: error: task 't' fits no node" in capsys.readouterr().err
+    assert main(["show", str(tmp_path / "missing.json")]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "numba" in out and "auto -> numba" in out
+
+
+def test_usage_error():
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])

@@ -1,0 +1,32 @@
+"""Every code example in the README and docs runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import gabalance as gb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def blocks(path: Path, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md"])
+def test_python_examples_run(path, capsys):
+    found = blocks(path, "python")
+    assert found
+    for code in found:
+        exec(compile(code, str(path), "exec"), {})
+    assert "valid" in capsys.readouterr().out
+
+
+def test_json_schema_example_loads():
+    (doc,) = blocks(ROOT / "docs" / "json-schema.md", "json")
+    p = gb.Problem.from_json(doc)
+    assert p.name == "tiny" and p.n_tasks == 2
+    assert gb.Problem.from_json(p.to_json()) == p
