@@ -74,9 +74,28 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+FORMATS = ("json", "orlib-gap", "yagiura-gap", "psplib")
+
+
+def _read(fmt: str, path: str, sense: str | None):
+    from gabalance import io
+
+    if fmt == "json":
+        return _load(path)
+    if fmt == "orlib-gap":
+        path, _, index = path.partition("#")
+        return io.read_orlib_gap_one(path, int(index or 1), sense=sense)
+    if fmt == "yagiura-gap":
+        return io.read_yagiura_gap(path, sense=sense or "min")
+    return io.read_psplib(path)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    problem = _load(args.file)
+    problem = _read(args.format, args.file, args.sense)
     print(_summary(problem))
+    if args.out:
+        problem.to_json(args.out)
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -92,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = sub.add_parser("info", help="versions and backends")
     info.set_defaults(func=cmd_info)
     show = sub.add_parser("show", help="load, validate and summarise a problem file")
-    show.add_argument("file")
+    show.add_argument("file", help="a problem file; for orlib-gap FILE#K picks problem K")
+    show.add_argument("--format", default="json", choices=FORMATS)
+    show.add_argument("--sense", default=None, choices=["min", "max"],
+                      help="objective sense for GAP files (default: the file's own)")
+    show.add_argument("--out", default=None, help="also write the problem as JSON here")
     show.set_defaults(func=cmd_show)
     args = parser.parse_args(argv)
     try:

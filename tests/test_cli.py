@@ -48,3 +48,19 @@ def test_info(capsys):
 def test_usage_error():
     with pytest.raises(SystemExit):
         main(["frobnicate"])
+
+
+def test_show_converts_benchmark_formats(tmp_path, capsys):
+    from pathlib import Path
+
+    from gabalance import Problem
+
+    fixtures = Path(__file__).parent / "fixtures"
+    out = tmp_path / "p.json"
+    assert main(["show", "--format", "psplib", str(fixtures / "psplib_tiny.sm"),
+                 "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert Problem.from_json(out).objective == "makespan"
+    assert main(["show", "--format", "orlib-gap", "--sense", "max",
+                 f"{fixtures / 'gap_tiny.txt'}#2"]) == 0
+    assert "objective='cost'" in capsys.readouterr().out
