@@ -98,9 +98,8 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
         if pop.dtype.kind != "f" or not np.all(np.isfinite(pop)) or np.any(pop != np.round(pop)):
             raise ProblemError(f"population must hold integer node indices, got dtype "
                                f"{pop.dtype}")
-    bad = (pop < 0) | (pop >= M)
-    if bad.any():
-        p, i = (int(v) for v in np.argwhere(bad)[0])
+    if pop.min() < 0 or pop.max() >= M:
+        p, i = (int(v) for v in np.argwhere((pop < 0) | (pop >= M))[0])
         raise ProblemError(f"population[{p}, {i}] = {pop[p, i]} (task {problem.task_names[i]!r})"
                            f" is not a node index; the problem has {M} nodes")
     pop = np.ascontiguousarray(pop, dtype=np.int32)

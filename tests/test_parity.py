@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import gabalance as gb
+from gabalance import backend as engines
 from gabalance.problem import PLACEMENT_OBJECTIVES, SCHEDULE_OBJECTIVES
 
 import naive
@@ -38,11 +39,18 @@ def check(actual, expected, exact):
         np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dense_limit", [engines.DENSE_ALLOWED_LIMIT, 0],
+                         ids=["eligibility-table", "eligibility-computed"])
 @pytest.mark.parametrize("backend", BACKENDS)
 @EXAMPLES
 @given(case=placement_cases(max_p=5))
-def test_placement_equals_oracle(backend, case):
+def test_placement_equals_oracle(backend, dense_limit, case):
     problem, pop = case
+    saved, engines.DENSE_ALLOWED_LIMIT = engines.DENSE_ALLOWED_LIMIT, dense_limit
+    try:
+        engines.pack(problem)  # kernels see the table only while N * M <= the limit
+    finally:
+        engines.DENSE_ALLOWED_LIMIT = saved
     for objective in PLACEMENT_OBJECTIVES:
         ev = gb.evaluate(problem, pop, objective=objective, backend=backend)
         want_obj, want_viol = naive.evaluate(problem, pop, objective)

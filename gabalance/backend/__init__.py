@@ -49,6 +49,10 @@ class Packed:
     duration : (N,) float64; speed : (M,) float64
     has_cost : bool; cost : (N, M) int64/float64, or (1, 1) float64 zeros when absent
     group_ok : (G, M) bool; task_group : (N,) int32
+    elig_mode : int
+        0 when every task may run on every node, 1 when ``allowed`` holds the dense (N, M)
+        eligibility table, 2 when kernels must work eligibility out from the fields above.
+    allowed : (N, M) bool, or (1, 1) when ``elig_mode != 1``
     weight, release : (N,) float64
     pred_ptr : (N + 1,) int64; pred_src : (E,) int64; pred_data : (E,) float64
         Predecessors of task i are ``pred_src[pred_ptr[i]:pred_ptr[i + 1]]``.
@@ -67,6 +71,8 @@ class Packed:
     cost: np.ndarray
     group_ok: np.ndarray
     task_group: np.ndarray
+    elig_mode: int
+    allowed: np.ndarray
     weight: np.ndarray
     release: np.ndarray
     pred_ptr: np.ndarray
@@ -84,6 +90,28 @@ def _csr(keys: np.ndarray, values: list[np.ndarray], n: int) -> tuple[np.ndarray
     return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
 
 
+#: largest N * M for which kernels get a dense eligibility table (one byte per pair)
+DENSE_ALLOWED_LIMIT = 1 << 25
+
+
+def _eligibility(problem: Problem) -> tuple[int, np.ndarray]:
+    """(elig_mode, table) for :class:`Packed`; exact, and O(N K + G M) unless a table is built."""
+    group_ok, task_group = problem.label_ok()
+    everywhere = bool(group_ok[np.unique(task_group)].all())
+    if everywhere and problem.runtime is not None:
+        everywhere = bool(np.isfinite(problem.runtime).all())
+    if everywhere:
+        if problem.per_node_demand:
+            everywhere = bool((problem.demand <= problem.capacity[None]).all())
+        elif problem.n_resources:
+            everywhere = bool((problem.demand.max(axis=0) <= problem.capacity.min(axis=0)).all())
+    if everywhere:
+        return 0, np.ones((1, 1), bool)
+    if problem.n_tasks * problem.n_nodes <= DENSE_ALLOWED_LIMIT:
+        return 1, problem.allowed
+    return 2, np.ones((1, 1), bool)
+
+
 def pack(problem: Problem) -> Packed:
     """Kernel-ready arrays of ``problem`` (built once, cached on the problem)."""
     cached = getattr(problem, "_cache_packed", None)
@@ -96,6 +124,7 @@ def pack(problem: Problem) -> Packed:
     pred_ptr, pred_src, pred_data = _csr(e[:, 1], [e[:, 0], problem.data], n)
     succ_ptr, succ_dst = _csr(e[:, 0], [e[:, 1]], n)
     bw = np.asarray(problem.bandwidth, dtype=np.float64)
+    elig_mode, allowed = _eligibility(problem)
     packed = Packed(
         capacity=cap,
         demand3=demand3(problem),
@@ -108,6 +137,8 @@ def pack(problem: Problem) -> Packed:
         cost=problem.cost if problem.cost is not None else np.zeros((1, 1)),
         group_ok=group_ok,
         task_group=task_group,
+        elig_mode=elig_mode,
+        allowed=allowed,
         weight=problem.weight,
         release=problem.release,
         pred_ptr=pred_ptr, pred_src=pred_src.astype(np.int64), pred_data=pred_data,

@@ -38,40 +38,74 @@ def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j
 
 
 @numba.njit(parallel=True, **_jit)
-def _placement_kernel(pop, capacity, demand3, scale, has_runtime, runtime, duration, speed,
-                      has_cost, cost, group_ok, task_group, code, out_obj, out_viol):
+def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runtime, runtime, duration,
+                      speed, has_cost, cost, elig_mode, allowed, group_ok, task_group, code,
+                      out_obj, out_viol):
+    """One individual per iteration; each quantity in its own tight loop over the tasks.
+
+    ``demand2`` is ``demand3`` (N, Md, K) viewed as (N, Md * K); ``elig_mode`` 0 = every task is allowed on every
+    node (nothing to count), 1 = look up the dense ``allowed`` (N, M) table, 2 = work it out.
+    """
     P, N = pop.shape
     M, K = capacity.shape
-    per_node = demand3.shape[1] > 1
     for p in numba.prange(P):
-        load = np.zeros((M, K), capacity.dtype)
-        used = np.zeros(M, np.bool_)
-        cost_int = cost[0, 0] * 0  # accumulates in the cost's dtype (int64 stays exact)
-        cost_float = 0.0
+        x = pop[p]
+        load = np.zeros(M * K, capacity.dtype)
+        # node indices are cast to unsigned so no negative-index wraparound is emitted
+        fused_cost = False  # GAP's hot case: cost summed in the same pass as the loads
+        total = cost[0, 0] * 0  # the cost's dtype: int64 sums stay exact
+        if K == 1:
+            if per_node and code == 0 and has_cost:
+                fused_cost = True
+                for i in range(N):
+                    j = numba.uint32(x[i])
+                    load[j] += demand2[i, j]
+                    total += cost[i, j]
+            elif per_node:
+                for i in range(N):
+                    j = numba.uint32(x[i])
+                    load[j] += demand2[i, j]
+            else:
+                for i in range(N):
+                    load[numba.uint32(x[i])] += demand2[i, 0]
+        else:
+            for i in range(N):
+                j = x[i]
+                src = j * K if per_node else 0
+                for k in range(K):
+                    load[numba.uintp(j * K + k)] += demand2[i, numba.uintp(src + k)]
         bad = 0
-        for i in range(N):
-            j = pop[p, i]
-            jj = j if per_node else 0
-            for k in range(K):
-                load[j, k] += demand3[i, jj, k]
-            used[j] = True
-            if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
-                bad += 1
-            if code == 0:
-                if has_cost:
-                    cost_int += cost[i, j]
-                else:
-                    cost_float += _runtime(has_runtime, runtime, duration, speed, i, j)
+        if elig_mode == 1:
+            for i in range(N):
+                if not allowed[i, numba.uint32(x[i])]:
+                    bad += 1
+        elif elig_mode == 2:
+            for i in range(N):
+                if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group,
+                                i, x[i]):
+                    bad += 1
         viol = 0.0
         for j in range(M):
             for k in range(K):
-                over = load[j, k] - capacity[j, k]
+                over = load[j * K + k] - capacity[j, k]
                 if over > 0 and scale[k] > 0:
                     viol += over / scale[k]
         out_viol[p] = viol + bad
         if code == 0:
-            out_obj[p] = cost_int + cost_float
+            if has_cost:
+                if not fused_cost:
+                    for i in range(N):
+                        total += cost[i, numba.uint32(x[i])]
+                out_obj[p] = total
+            else:
+                acc = 0.0
+                for i in range(N):
+                    acc += _runtime(has_runtime, runtime, duration, speed, i, x[i])
+                out_obj[p] = acc
         elif code == 2:
+            used = np.zeros(M, np.bool_)
+            for i in range(N):
+                used[numba.uint32(x[i])] = True
             count = 0
             for j in range(M):
                 if used[j]:
@@ -82,8 +116,8 @@ def _placement_kernel(pop, capacity, demand3, scale, has_runtime, runtime, durat
             for j in range(M):
                 for k in range(K):
                     if capacity[j, k] > 0:
-                        u = load[j, k] / capacity[j, k]
-                    elif load[j, k] > 0:
+                        u = load[j * K + k] / capacity[j, k]
+                    elif load[j * K + k] > 0:
                         u = np.inf
                     else:
                         u = 0.0
@@ -91,22 +125,22 @@ def _placement_kernel(pop, capacity, demand3, scale, has_runtime, runtime, durat
                         best = u
             out_obj[p] = best
         else:
-            total = 0.0
+            total_u = 0.0
             count = 0
             for j in range(M):
                 for k in range(K):
                     if capacity[j, k] > 0:
-                        total += load[j, k] / capacity[j, k]
+                        total_u += load[j * K + k] / capacity[j, k]
                         count += 1
             if count == 0:
                 out_obj[p] = 0.0
             else:
-                mean = total / count
+                mean = total_u / count
                 sq = 0.0
                 for j in range(M):
                     for k in range(K):
                         if capacity[j, k] > 0:
-                            dev = load[j, k] / capacity[j, k] - mean
+                            dev = load[j * K + k] / capacity[j, k] - mean
                             sq += dev * dev
                 out_obj[p] = np.sqrt(sq / count)
 
@@ -116,9 +150,11 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
     P = pop.shape[0]
     obj = np.empty(P)
     viol = np.empty(P)
-    _placement_kernel(pop, pk.capacity, pk.demand3, pk.scale, pk.has_runtime, pk.runtime,
-                      pk.duration, pk.speed, pk.has_cost, pk.cost, pk.group_ok, pk.task_group,
-                      code, obj, viol)
+    N = pk.demand3.shape[0]
+    demand2 = pk.demand3.reshape(N, -1)
+    _placement_kernel(pop, pk.capacity, demand2, pk.demand3, pk.demand3.shape[1] > 1, pk.scale,
+                      pk.has_runtime, pk.runtime, pk.duration, pk.speed, pk.has_cost, pk.cost,
+                      pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, obj, viol)
     return obj, viol
 
 
