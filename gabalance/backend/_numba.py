@@ -41,10 +41,11 @@ def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j
 def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runtime, runtime, duration,
                       speed, has_cost, cost, elig_mode, allowed, group_ok, task_group, code,
                       out_obj, out_viol):
-    """One individual per iteration; each quantity in its own tight loop over the tasks.
+    """One individual per iteration, a few tight loops over its tasks.
 
-    ``demand2`` is ``demand3`` (N, Md, K) viewed as (N, Md * K); ``elig_mode`` 0 = every task is allowed on every
-    node (nothing to count), 1 = look up the dense ``allowed`` (N, M) table, 2 = work it out.
+    ``demand2`` is ``demand3`` (N, Md, K) viewed as (N, Md * K). ``elig_mode``: 0 = every
+    task is allowed on every node (nothing to count), 1 = look up the dense ``allowed``
+    (N, M) table, 2 = work eligibility out per task.
     """
     P, N = pop.shape
     M, K = capacity.shape
