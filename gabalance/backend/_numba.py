@@ -38,9 +38,9 @@ def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j
 
 
 @numba.njit(parallel=True, **_jit)
-def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runtime, runtime, duration,
-                      speed, has_cost, cost, elig_mode, allowed, group_ok, task_group, code,
-                      out_obj, out_viol):
+def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runtime, runtime,
+                      duration, speed, has_cost, cost, elig_mode, allowed, group_ok, task_group,
+                      code, out_obj, out_viol):
     """One individual per iteration, a few tight loops over its tasks.
 
     ``demand2`` is ``demand3`` (N, Md, K) viewed as (N, Md * K). ``elig_mode``: 0 = every
