@@ -14,6 +14,12 @@ from gabalance.backend import Packed
 _jit = {"cache": True, "nogil": True}
 
 
+def _dynamic_chunks(P: int):
+    """Hand individuals to threads in small chunks on demand (numba's default splits the loop
+    evenly up front, so one thread on a core another process is using stalls the call)."""
+    return numba.parallel_chunksize(max(1, min(32, P // (4 * numba.get_num_threads()))))
+
+
 @numba.njit(inline="always", **_jit)
 def _runtime(has_runtime, runtime, duration, speed, i, j):
     if has_runtime:
@@ -153,9 +159,11 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
     viol = np.empty(P)
     N = pk.demand3.shape[0]
     demand2 = pk.demand3.reshape(N, -1)
-    _placement_kernel(pop, pk.capacity, demand2, pk.demand3, pk.demand3.shape[1] > 1, pk.scale,
-                      pk.has_runtime, pk.runtime, pk.duration, pk.speed, pk.has_cost, pk.cost,
-                      pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, obj, viol)
+    with _dynamic_chunks(P):
+        _placement_kernel(pop, pk.capacity, demand2, pk.demand3, pk.demand3.shape[1] > 1, pk.scale,
+                          pk.has_runtime, pk.runtime, pk.duration, pk.speed, pk.has_cost,
+                          pk.cost, pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code,
+                          obj, viol)
     return obj, viol
 
 
@@ -340,8 +348,10 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
     row_of[rows] = np.arange(len(rows))
     start = np.zeros((len(rows), N))
     finish = np.zeros((len(rows), N))
-    _schedule_kernel(pop, keys, pk.capacity, pk.demand3, pk.has_runtime, pk.runtime,
-                     pk.duration, pk.speed, pk.group_ok, pk.task_group, pk.weight, pk.release,
-                     pk.pred_ptr, pk.pred_src, pk.pred_data, pk.succ_ptr, pk.succ_dst,
-                     pk.bw_matrix, pk.bw, code, row_of, obj, viol, start, finish)
+    with _dynamic_chunks(P):
+        _schedule_kernel(pop, keys, pk.capacity, pk.demand3, pk.has_runtime, pk.runtime,
+                         pk.duration, pk.speed, pk.group_ok, pk.task_group, pk.weight,
+                         pk.release, pk.pred_ptr, pk.pred_src, pk.pred_data, pk.succ_ptr,
+                         pk.succ_dst, pk.bw_matrix, pk.bw, code, row_of, obj, viol, start,
+                         finish)
     return obj, viol, start, finish
