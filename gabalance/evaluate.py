@@ -98,7 +98,10 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
         if pop.dtype.kind != "f" or not np.all(np.isfinite(pop)) or np.any(pop != np.round(pop)):
             raise ProblemError(f"population must hold integer node indices, got dtype "
                                f"{pop.dtype}")
-    if pop.min() < 0 or pop.max() >= M:
+        pop = pop.astype(np.int64)
+    # one pass: seen as unsigned, negative indices are huge, so max() catches both ends
+    unsigned = pop.view(pop.dtype.str.replace("i", "u")) if pop.dtype.kind == "i" else pop
+    if unsigned.max() >= M:
         p, i = (int(v) for v in np.argwhere((pop < 0) | (pop >= M))[0])
         raise ProblemError(f"population[{p}, {i}] = {pop[p, i]} (task {problem.task_names[i]!r})"
                            f" is not a node index; the problem has {M} nodes")
