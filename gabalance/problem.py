@@ -455,8 +455,9 @@ class Problem:
             runtime = []
             for i, r in enumerate(task_recs):
                 if r.get("runtime") is None:
-                    runtime.append([duration[i] / s if isinstance(s, (int, float)) and s > 0
-                                    else math.inf for s in speed])
+                    # an invalid speed is reported by the validation below
+                    runtime.append([float(duration[i]) / float(s) if float(s) > 0 else math.inf
+                                    for s in speed])
                 else:
                     what = f"runtime of task {r['name']!r}"
                     runtime.append([_number(v, f"{what} on node {node_names[j]!r}") for j, v in

@@ -90,3 +90,41 @@ def test_backends_agree_on_arbitrary_floats(case):
     np.testing.assert_array_equal(a.objective, b.objective)
     np.testing.assert_array_equal(a.start, b.start)
     np.testing.assert_array_equal(a.violation, b.violation)
+
+
+def test_generated_cases_cover_every_feature():
+    """The parity tests above are only as good as what the strategies generate: count it."""
+    seen: dict[str, int] = dict.fromkeys(
+        ["edges", "data", "bandwidth_matrix", "per_node_demand", "runtime", "inf_runtime",
+         "multi_resource", "integer", "float", "labels", "release", "ineligible",
+         "waits"], 0)
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=schedule_cases(max_p=4))
+    def collect(case):
+        problem, pop, keys = case
+        flags = {
+            "edges": problem.n_edges > 0,
+            "data": bool(np.any(problem.data > 0)),
+            "bandwidth_matrix": np.ndim(problem.bandwidth) == 2,
+            "per_node_demand": problem.per_node_demand,
+            "runtime": problem.runtime is not None,
+            "inf_runtime": problem.runtime is not None and bool(np.isinf(problem.runtime).any()),
+            "multi_resource": problem.n_resources > 1,
+            "integer": problem.capacity.dtype.kind == "i",
+            "float": problem.capacity.dtype.kind == "f",
+            "labels": any(problem.task_requires),
+            "release": bool(np.any(problem.release > 0)),
+        }
+        ev = gb.evaluate(problem, pop, keys, "makespan", schedule=True)
+        flags["ineligible"] = bool(np.any(ev.violation > 0))
+        # capacity made a task without predecessors wait past its release time
+        roots = np.array([len(preds) == 0 for preds in problem.predecessors])
+        flags["waits"] = bool(np.any((ev.start > problem.release)[:, roots]))
+        for name, hit in flags.items():
+            seen[name] += bool(hit)
+
+    collect()
+    missing = {name: n for name, n in seen.items() if n < 15}
+    assert not missing, f"features generated fewer than 15 times in 300 cases: {missing}"

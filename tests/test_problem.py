@@ -240,3 +240,10 @@ def test_replace_and_repr():
     assert q.sense == "max" and p.sense == "min"
     assert "3 tasks, 2 nodes" in repr(p)
     assert gb.mode_of("makespan") == "schedule" and p.mode == "placement"
+
+
+def test_runtime_filled_from_numpy_speed():
+    p = Problem.from_dicts(
+        [{"name": "a", "capacity": {"c": 1}, "speed": np.int64(2)}],
+        [{"name": "x", "duration": 4}, {"name": "y", "runtime": {"a": 1.5}}])
+    np.testing.assert_array_equal(p.runtime, [[2.0], [1.5]])
