@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _load(name_or_path: str):
-    from gabalance import Problem, examples
+    from gabalance import Problem, examples  # type: ignore[attr-defined]
 
     if name_or_path in examples.names():
         return examples.load(name_or_path)
@@ -50,12 +50,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     busiest = np.argsort(-counts, kind="stable")[:5]
     print("\nbusiest nodes: " + ", ".join(
         f"{problem.node_names[j]} ({counts[j]} tasks)" for j in busiest))
-    if ev.start is not None:
-        order = np.argsort(ev.finish[0], kind="stable")[-5:]
+    if ev.start is not None and ev.finish is not None:
+        start, finish = ev.start[0], ev.finish[0]
         print("last tasks to finish:")
-        for i in order:
+        for i in np.argsort(finish, kind="stable")[-5:]:
             print(f"  {problem.task_names[i]:>12} on {problem.node_names[x[i]]:<12} "
-                  f"start {ev.start[0, i]:10.4g}  finish {ev.finish[0, i]:10.4g}")
+                  f"start {start[i]:10.4g}  finish {finish[i]:10.4g}")
     return 0 if check.ok else 1
 
 
@@ -69,7 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"gabalance {gb.__version__}")
     print(f"python    {platform.python_version()} ({platform.machine()}, {os.cpu_count()} cpus)")
     print(f"numpy     {np.__version__}\nscipy     {scipy.__version__}")
-    print(f"numba     {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)")
+    print(f"numba     {numba.__version__} ({numba.get_num_threads()} threads)")
     print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
     return 0
 

@@ -188,6 +188,7 @@ def evaluate(
     if mode == "placement":
         obj, viol = engine.placement(pk, pop, code)
     else:
+        assert key_arr is not None  # _evaluate_iv makes keys in schedule mode
         obj, viol, start, finish = engine.schedule(pk, pop, key_arr, code, rows)
         if isinstance(schedule, str):  # "best": decode that one individual again
             rows = np.array([best_index(obj, viol, sense)], np.int64)

@@ -219,8 +219,8 @@ def ai_cluster(
     gpu_nodes = np.flatnonzero(node_model >= 0)
     # largest GPU count per model present (0 = model absent)
     model_max = np.zeros(len(GPU_MODELS), np.int64)
-    for j in gpu_nodes:
-        model_max[node_model[j]] = max(model_max[node_model[j]], capacity[j, 1])
+    for node in gpu_nodes:
+        model_max[node_model[node]] = max(model_max[node_model[node]], capacity[node, 1])
     g_max = int(model_max.max())
 
     by_sf = _throughput_entries(throughputs) if throughputs is not None else None
@@ -276,7 +276,7 @@ def ai_cluster(
 
     # ---- demands
     is_train, is_infer, is_data = kind == _TRAIN, kind == _INFER, kind == _DATA
-    gpu = np.zeros(N, np.int64)
+    gpu: np.ndarray = np.zeros(N, np.int64)
     if n_gpu:
         probs = np.array([_SCALE_PROBS[_SCALE_FACTORS.index(s)] for s in train_sfs])
         gpu_train = np.asarray(train_sfs)[rng.choice(len(train_sfs), N, p=probs / probs.sum())]
@@ -287,9 +287,9 @@ def ai_cluster(
         gpu = np.where(is_train, gpu_train, np.where(is_infer, gpu_infer, 0))
     per_gpu_cpu = rng.integers(1, 5, N)
     cpu = np.where(is_data, rng.integers(1, 17, N), gpu * per_gpu_cpu)
-    mem = np.where(is_data, rng.integers(4, 65, N),
-                   np.where(is_train, gpu * rng.integers(8, 49, N), gpu * rng.integers(4, 33, N)))
-    demand = np.stack([cpu, gpu, mem], axis=1).astype(np.int64)
+    mem_gb = np.where(is_data, rng.integers(4, 65, N),
+                       np.where(is_train, gpu * rng.integers(8, 49, N), gpu * rng.integers(4, 33, N)))
+    demand = np.stack([cpu, gpu, mem_gb], axis=1).astype(np.int64)
 
     # ---- label requirements: every GPU task needs "gpu"; some training tasks pin a model
     requires: list[tuple[str, ...]] = [()] * N
@@ -444,12 +444,12 @@ def random_dag(
     widths: list[int] = []
     total = 0
     while total < v:
-        w = int(rng.integers(1, 2 * w_mean))
+        width = int(rng.integers(1, 2 * w_mean))
         if widths:
-            w = min(w, out_degree * widths[-1])
-        w = min(w, v - total)
-        widths.append(w)
-        total += w
+            width = min(width, out_degree * widths[-1])
+        width = min(width, v - total)
+        widths.append(width)
+        total += width
     bounds = np.concatenate([[0], np.cumsum(widths)])
     level = np.repeat(np.arange(len(widths)), widths)
 

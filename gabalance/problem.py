@@ -119,7 +119,7 @@ def _as_record(obj: Any, fields: Sequence[str], what: str) -> dict:
     return dict(obj)
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str) -> Any:
     if value is None:
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -201,6 +201,30 @@ class Problem:
     Integer inputs stay int64 (``capacity`` and ``demand`` share one dtype), so integer
     data are evaluated exactly. All arrays are read-only.
     """
+
+    resources: tuple[str, ...]
+    capacity: np.ndarray
+    demand: np.ndarray
+    speed: np.ndarray
+    duration: np.ndarray
+    runtime: np.ndarray | None
+    cost: np.ndarray | None
+    weight: np.ndarray
+    release: np.ndarray
+    edges: np.ndarray
+    data: np.ndarray
+    bandwidth: Any  # np.float64 scalar or (M, M) ndarray
+    task_names: tuple[str, ...]
+    node_names: tuple[str, ...]
+    node_labels: tuple[frozenset[str], ...]
+    task_requires: tuple[tuple[frozenset[str], ...], ...]
+    objective: str | None
+    sense: str
+    name: str
+    info: dict[str, Any]
+    _group_ok: np.ndarray
+    _task_group: np.ndarray
+    _cache_allowed: np.ndarray | None
 
     def __init__(
         self,

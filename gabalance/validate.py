@@ -130,9 +130,9 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
     runtime = np.array([problem.runtime_of(i, int(x[i])) for i in range(N)])
     finish = s + runtime
     out.finish = finish
-    for i in np.flatnonzero(s < problem.release - _RTOL * np.maximum(1, problem.release)):
-        out.problems.append(f"task {names[i]!r} starts at {_fmt(s[i])} before its release time "
-                            f"{_fmt(problem.release[i])}")
+    for early in np.flatnonzero(s < problem.release - _RTOL * np.maximum(1, problem.release)):
+        out.problems.append(f"task {names[early]!r} starts at {_fmt(s[early])} before its "
+                            f"release time {_fmt(problem.release[early])}")
     bw = problem.bandwidth
     for e, (p, q) in enumerate(problem.edges.tolist()):
         transfer = 0.0
@@ -147,11 +147,13 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
 
     # capacity at every instant: usage only rises at start times, so check each start
     for j in range(problem.n_nodes):
-        on = [i for i in np.flatnonzero(x == j) if runtime[i] > 0]
+        on = [int(i) for i in np.flatnonzero(x == j) if runtime[i] > 0]
         for t in sorted({float(s[i]) for i in on}):
             active = [i for i in on if s[i] <= t < finish[i]]
-            use = sum(problem.task_demand(i, j) for i in active)
-            for k in np.flatnonzero(np.asarray(use) > problem.capacity[j]):
+            use = np.zeros(problem.n_resources, problem.capacity.dtype)
+            for i in active:
+                use = use + problem.task_demand(i, j)
+            for k in np.flatnonzero(use > problem.capacity[j]):
                 who = ", ".join(names[i] for i in active)
                 out.problems.append(
                     f"node {nodes[j]!r} over capacity in {res[k]!r} at time {_fmt(t)}: "

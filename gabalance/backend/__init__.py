@@ -169,9 +169,6 @@ def resolve_backend(name: str | None = "auto") -> str:
 
 def get_backend(name: str | None = "auto") -> ModuleType:
     """The module implementing backend ``name`` (see :func:`resolve_backend`)."""
-    chosen = resolve_backend(name)
-    if chosen == "numba":
-        from gabalance.backend import _numba as module
-    else:
-        from gabalance.backend import _numpy as module
-    return module
+    import importlib
+
+    return importlib.import_module(f"gabalance.backend._{resolve_backend(name)}")

@@ -11,8 +11,6 @@ import numpy as np
 
 from gabalance.backend import Packed
 
-_jit = {"cache": True, "nogil": True}
-
 
 def _dynamic_chunks(P: int):
     """Hand individuals to threads in small chunks on demand (numba's default splits the loop
@@ -20,14 +18,14 @@ def _dynamic_chunks(P: int):
     return numba.parallel_chunksize(max(1, min(32, P // (4 * numba.get_num_threads()))))
 
 
-@numba.njit(inline="always", **_jit)
+@numba.njit(inline="always", cache=True, nogil=True)
 def _runtime(has_runtime, runtime, duration, speed, i, j):
     if has_runtime:
         return runtime[i, j]
     return duration[i] / speed[j]
 
 
-@numba.njit(inline="always", **_jit)
+@numba.njit(inline="always", cache=True, nogil=True)
 def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
     if not group_ok[task_group[i], j]:
         return False
@@ -43,7 +41,7 @@ def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j
 # --------------------------------------------------------------------------- placement
 
 
-@numba.njit(parallel=True, **_jit)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runtime, runtime,
                       duration, speed, has_cost, cost, elig_mode, allowed, group_ok, task_group,
                       code, out_obj, out_viol):
@@ -170,12 +168,12 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------- schedule
 
 
-@numba.njit(inline="always", **_jit)
+@numba.njit(inline="always", cache=True, nogil=True)
 def _less(hk, hi, a, b):
     return hk[a] < hk[b] or (hk[a] == hk[b] and hi[a] < hi[b])
 
 
-@numba.njit(**_jit)
+@numba.njit(cache=True, nogil=True)
 def _heap_push(hk, hi, size, key, idx):
     c = size
     hk[c] = key
@@ -191,7 +189,7 @@ def _heap_push(hk, hi, size, key, idx):
     return size + 1
 
 
-@numba.njit(**_jit)
+@numba.njit(cache=True, nogil=True)
 def _heap_pop(hk, hi, size):
     top = hi[0]
     size -= 1
@@ -214,7 +212,7 @@ def _heap_pop(hk, hi, size):
     return top, size
 
 
-@numba.njit(**_jit)
+@numba.njit(cache=True, nogil=True)
 def _segment(times, base, n, t):
     """Index (relative to base) of the profile segment containing t."""
     s = 0
@@ -223,7 +221,7 @@ def _segment(times, base, n, t):
     return s
 
 
-@numba.njit(**_jit)
+@numba.njit(cache=True, nogil=True)
 def _split(times, usage, base, n, t):
     """Make t a breakpoint of the profile at base (n breakpoints); return (index, new n)."""
     s = _segment(times, base, n, t)
@@ -237,7 +235,7 @@ def _split(times, usage, base, n, t):
     return s + 1, n + 1
 
 
-@numba.njit(**_jit)
+@numba.njit(cache=True, nogil=True)
 def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, group_ok,
             task_group, release, pred_ptr, pred_src, pred_data, succ_ptr, succ_dst, bw_matrix,
             bw, start, finish):
@@ -308,7 +306,7 @@ def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, gr
     return violation
 
 
-@numba.njit(parallel=True, **_jit)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _schedule_kernel(pop, keys, capacity, demand3, has_runtime, runtime, duration, speed,
                      group_ok, task_group, weight, release, pred_ptr, pred_src, pred_data,
                      succ_ptr, succ_dst, bw_matrix, bw, code, row_of, out_obj, out_viol,

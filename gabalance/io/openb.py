@@ -64,6 +64,7 @@ def _int_column(cols: dict[str, list[str]], name: str, where: str) -> np.ndarray
             if iv is None or iv < 0 or iv >= 2**63:
                 raise FormatError(f"{where} line {cols['__line__'][k]}: {name} {v!r} is not a "
                                   "non-negative integer")
+    assert out is not None  # every value passed the check above
     return out
 
 
