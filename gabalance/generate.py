@@ -287,8 +287,9 @@ def ai_cluster(
         gpu = np.where(is_train, gpu_train, np.where(is_infer, gpu_infer, 0))
     per_gpu_cpu = rng.integers(1, 5, N)
     cpu = np.where(is_data, rng.integers(1, 17, N), gpu * per_gpu_cpu)
-    mem_gb = np.where(is_data, rng.integers(4, 65, N),
-                       np.where(is_train, gpu * rng.integers(8, 49, N), gpu * rng.integers(4, 33, N)))
+    data_mem = rng.integers(4, 65, N)  # draw order matters: the bundled instance depends on it
+    gpu_mem = np.where(is_train, gpu * rng.integers(8, 49, N), gpu * rng.integers(4, 33, N))
+    mem_gb = np.where(is_data, data_mem, gpu_mem)
     demand = np.stack([cpu, gpu, mem_gb], axis=1).astype(np.int64)
 
     # ---- label requirements: every GPU task needs "gpu"; some training tasks pin a model
