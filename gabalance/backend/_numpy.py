@@ -71,11 +71,15 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
 
 
 class _NodeProfile:
-    """Resource usage of one node as a step function: usage[s] holds on [times[s], times[s+1])."""
+    """Resource usage of one node as a step function: usage[s] holds on [times[s], times[s+1]).
 
-    def __init__(self, k: int, dtype: np.dtype) -> None:
-        self.times = [0.0]
-        self.usage = [np.zeros(k, dtype)]
+    Plain Python lists: per task the work is a handful of K-vectors, where NumPy's per-call
+    overhead would dominate.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.times: list[float] = [0.0]
+        self.usage: list[list] = [[0] * k]
 
     def _segment(self, t: float) -> int:
         """Index of the segment containing time t (t >= 0)."""
@@ -84,13 +88,12 @@ class _NodeProfile:
             s += 1
         return s
 
-    def earliest_start(self, ready: float, length: float, need: np.ndarray,
-                       capacity: np.ndarray) -> float:
+    def earliest_start(self, ready: float, length: float, need: list, capacity: list) -> float:
         """Earliest t >= ready with usage + need <= capacity on all of [t, t + length)."""
         t = ready
         s = self._segment(t)
         while s < len(self.times) and self.times[s] < t + length:
-            if np.any(self.usage[s] + need > capacity):
+            if any(u + d > c for u, d, c in zip(self.usage[s], need, capacity)):
                 t = self.times[s + 1]  # the last segment is empty, so it never fails
             s += 1
         return t
@@ -101,61 +104,65 @@ class _NodeProfile:
         if self.times[s] == t:
             return s
         self.times.insert(s + 1, t)
-        self.usage.insert(s + 1, self.usage[s].copy())
+        self.usage.insert(s + 1, list(self.usage[s]))
         return s + 1
 
-    def occupy(self, start: float, finish: float, need: np.ndarray) -> None:
+    def occupy(self, start: float, finish: float, need: list) -> None:
         a = self._split(start)
         b = self._split(finish)
         for s in range(a, b):
-            self.usage[s] = self.usage[s] + need
-
-
-def _transfer(pk: Packed, e: int, src_node: int, dst_node: int) -> float:
-    if src_node == dst_node or pk.pred_data[e] == 0:
-        return 0.0
-    bw = pk.bw[src_node, dst_node] if pk.bw_matrix else pk.bw[0, 0]
-    return pk.pred_data[e] / bw
+            self.usage[s] = [u + d for u, d in zip(self.usage[s], need)]
 
 
 def decode_one(pk: Packed, x: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Serial schedule generation for one individual: (start (N,), finish (N,), violation)."""
     N = x.shape[0]
     K = pk.capacity.shape[1]
-    start = np.zeros(N)
-    finish = np.zeros(N)
+    tasks = np.arange(N)
+    # per-task facts for this assignment, as Python lists (the loop below is scalar work)
+    allowed = _allowed(pk, tasks, x).tolist()
+    length = _runtime(pk, tasks, x).tolist()
+    need = _demand(pk, tasks, x).tolist()
+    capacity = pk.capacity.tolist()
+    node, keys, release = x.tolist(), key.tolist(), pk.release.tolist()
+    pred_ptr, pred_src, pred_data = (pk.pred_ptr.tolist(), pk.pred_src.tolist(),
+                                     pk.pred_data.tolist())
+    succ_ptr, succ_dst = pk.succ_ptr.tolist(), pk.succ_dst.tolist()
+    bw = pk.bw.tolist()
+
+    start = [0.0] * N
+    finish = [0.0] * N
     violation = 0
-    waiting = np.diff(pk.pred_ptr)  # predecessors not yet scheduled
-    ready = [(float(key[i]), i) for i in range(N) if waiting[i] == 0]
+    waiting = [pred_ptr[i + 1] - pred_ptr[i] for i in range(N)]  # unscheduled predecessors
+    ready = [(keys[i], i) for i in range(N) if waiting[i] == 0]
     heapq.heapify(ready)
     profiles: dict[int, _NodeProfile] = {}
-    tasks = np.arange(N)
-    allowed = _allowed(pk, tasks, x)
-    length = _runtime(pk, tasks, x)
-    need = _demand(pk, tasks, x)
     while ready:
         _, i = heapq.heappop(ready)
-        j = int(x[i])
-        r = pk.release[i]
-        for e in range(pk.pred_ptr[i], pk.pred_ptr[i + 1]):
-            q = pk.pred_src[e]
-            r = max(r, finish[q] + _transfer(pk, e, int(x[q]), j))
+        j = node[i]
+        r = release[i]
+        for e in range(pred_ptr[i], pred_ptr[i + 1]):
+            q = pred_src[e]
+            transfer = 0.0
+            if node[q] != j and pred_data[e] != 0:
+                transfer = pred_data[e] / (bw[node[q]][j] if pk.bw_matrix else bw[0][0])
+            r = max(r, finish[q] + transfer)
         if not allowed[i]:
             violation += 1
             t = r
         elif length[i] == 0:
             t = r
         else:
-            prof = profiles.setdefault(j, _NodeProfile(K, pk.capacity.dtype))
-            t = prof.earliest_start(r, length[i], need[i], pk.capacity[j])
+            prof = profiles.setdefault(j, _NodeProfile(K))
+            t = prof.earliest_start(r, length[i], need[i], capacity[j])
             prof.occupy(t, t + length[i], need[i])
         start[i], finish[i] = t, t + length[i]
-        for e in range(pk.succ_ptr[i], pk.succ_ptr[i + 1]):
-            s = pk.succ_dst[e]
+        for e in range(succ_ptr[i], succ_ptr[i + 1]):
+            s = succ_dst[e]
             waiting[s] -= 1
             if waiting[s] == 0:
-                heapq.heappush(ready, (float(key[s]), int(s)))
-    return start, finish, violation
+                heapq.heappush(ready, (keys[s], s))
+    return np.array(start), np.array(finish), violation
 
 
 def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.ndarray
