@@ -34,6 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     problem = _load(args.instance)
     objective = args.objective or problem.objective or "makespan"
+    gb.mode_of(objective)  # an unknown objective is reported before anything is printed
     print(_summary(problem))
     x = round_robin(problem)
     t0 = time.perf_counter()
@@ -84,6 +85,9 @@ def _read(fmt: str, path: str, sense: str | None):
         return _load(path)
     if fmt == "orlib-gap":
         path, _, index = path.partition("#")
+        if index and not index.isdigit():
+            raise ValueError(f"in FILE#K, K picks the problem in the file and must be a whole "
+                             f"number, got {index!r}")
         return io.read_orlib_gap_one(path, int(index or 1), sense=sense)
     if fmt == "yagiura-gap":
         return io.read_yagiura_gap(path, sense=sense or "min")

@@ -106,6 +106,22 @@ _TOP_FIELDS = (
 )
 
 
+def _sequence(value: Any, what: str) -> list:
+    """A list from a list/tuple (or other non-string iterable); a clear error otherwise."""
+    if isinstance(value, (str, bytes, Mapping)) or value is None:
+        raise ProblemError(f"{what} must be a list, got {type(value).__name__}")
+    try:
+        return list(value)
+    except TypeError:
+        raise ProblemError(f"{what} must be a list, got {type(value).__name__}") from None
+
+
+def _name(value: Any, what: str) -> str:
+    if value is None or isinstance(value, (bool, list, dict, tuple, set)) or value == "":
+        raise ProblemError(f"{what} needs a non-empty name, got {value!r}")
+    return str(value)
+
+
 def _as_record(obj: Any, fields: Sequence[str], what: str) -> dict:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
@@ -119,8 +135,8 @@ def _as_record(obj: Any, fields: Sequence[str], what: str) -> dict:
     return dict(obj)
 
 
-def _number(value: Any, what: str) -> Any:
-    if value is None:
+def _number(value: Any, what: str, *, null_is_inf: bool = False) -> Any:
+    if value is None and null_is_inf:
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ProblemError(f"{what} must be a number, got {value!r}")
@@ -148,6 +164,8 @@ def _numeric(value: Any, name: str, *, integer_ok: bool = True) -> np.ndarray:
             raise ProblemError(f"{name} must be numeric") from None
     if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
         raise ProblemError(f"{name} must be numeric, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ProblemError(f"{name} holds integers beyond the int64 range; pass floats")
     if a.dtype.kind in "iu" and integer_ok:
         return a.astype(np.int64)
     return a.astype(np.float64)
@@ -398,16 +416,23 @@ class Problem:
         appearance). Dependencies are dicts or ``(pred, succ[, data])`` tuples of task names;
         a task's ``after`` list adds dependencies with no data.
         """
-        node_recs = [_as_record(n, _NODE_FIELDS, f"node {i}") for i, n in enumerate(nodes)]
-        task_recs = [_as_record(t, _TASK_FIELDS, f"task {i}") for i, t in enumerate(tasks)]
+        node_recs = [_as_record(n, _NODE_FIELDS, f"node {i}")
+                     for i, n in enumerate(_sequence(nodes, "nodes"))]
+        task_recs = [_as_record(t, _TASK_FIELDS, f"task {i}")
+                     for i, t in enumerate(_sequence(tasks, "tasks"))]
+        dependencies = _sequence(dependencies, "dependencies")
         for i, r in enumerate(node_recs):
             if "name" not in r or "capacity" not in r:
                 raise ProblemError(f"node {i} needs a 'name' and a 'capacity'")
         for i, r in enumerate(task_recs):
             if "name" not in r:
                 raise ProblemError(f"task {i} needs a 'name'")
-        node_names = [str(r["name"]) for r in node_recs]
-        task_names = [str(r["name"]) for r in task_recs]
+        node_names = [_name(r["name"], f"node {i}") for i, r in enumerate(node_recs)]
+        task_names = [_name(r["name"], f"task {i}") for i, r in enumerate(task_recs)]
+        for i, r in enumerate(node_recs):
+            r["name"] = node_names[i]
+        for i, r in enumerate(task_recs):
+            r["name"] = task_names[i]
         _check_unique(node_names, "node")
         _check_unique(task_names, "task")
         node_index = {n: j for j, n in enumerate(node_names)}
@@ -415,10 +440,13 @@ class Problem:
 
         if resources is None:
             first = node_recs[0]["capacity"] if node_recs else {}
-            if not isinstance(first, Mapping):
+            if isinstance(first, (list, tuple)):
                 raise ProblemError("resources must be given when capacities are lists")
+            if not isinstance(first, Mapping):
+                raise ProblemError(f"capacity of node {node_names[0]!r} must be a mapping "
+                                   f"resource -> amount, got {first!r}")
             resources = list(first)
-        resources = [str(r) for r in resources]
+        resources = [str(r) for r in _sequence(resources, "resources")]
         _check_unique(resources, "resource")
         M, N, K = len(node_recs), len(task_recs), len(resources)
 
@@ -431,7 +459,7 @@ class Problem:
                         f"(resources: {', '.join(resources)})"
                     )
                 return [_number(value.get(r, 0), f"{what} for {r!r}") for r in resources]
-            vals = list(value)
+            vals = _sequence(value, f"{what} (a mapping resource -> amount, or a list)")
             if len(vals) != K:
                 raise ProblemError(f"{what} has {len(vals)} values, expected {K} ({resources})")
             return [_number(v, f"{what}") for v in vals]
@@ -484,8 +512,9 @@ class Problem:
                                     for s in speed])
                 else:
                     what = f"runtime of task {r['name']!r}"
-                    runtime.append([_number(v, f"{what} on node {node_names[j]!r}") for j, v in
-                                    enumerate(per_node(r["runtime"], what, None))])
+                    runtime.append([_number(v, f"{what} on node {node_names[j]!r}",
+                                            null_is_inf=True)
+                                    for j, v in enumerate(per_node(r["runtime"], what, None))])
         cost = None
         if any(r.get("cost") is not None for r in task_recs):
             missing = [r["name"] for r in task_recs if r.get("cost") is None]
@@ -512,12 +541,15 @@ class Problem:
         data: list[float] = []
 
         def task_ref(t: Any, what: str) -> int:
-            if t not in task_index:
+            key = t if isinstance(t, str) else str(t)
+            if key not in task_index:
                 raise ProblemError(f"{what} names unknown task {t!r}")
-            return task_index[t]
+            return task_index[key]
 
         for r in task_recs:
-            for p in r.get("after", ()) or ():
+            after = r.get("after") or ()
+            for p in [after] if isinstance(after, str) else _sequence(
+                    after, f"'after' of task {r['name']!r}"):
                 edges.append((task_ref(p, f"'after' of task {r['name']!r}"), task_index[r["name"]]))
                 data.append(0.0)
         for e, dep in enumerate(dependencies):
@@ -533,6 +565,8 @@ class Problem:
                           task_ref(rec["succ"], f"dependency {e}")))
             data.append(_number(rec.get("data", 0.0), f"data of dependency {e}"))
 
+        if info is not None and not isinstance(info, Mapping):
+            raise ProblemError(f"info must be a mapping (a JSON object), got {type(info).__name__}")
         return cls(
             np.array(capacity).reshape(M, K),
             np.array(demand).reshape((N, M, K) if any(by_node) else (N, K)),
@@ -677,6 +711,8 @@ def _check_unique(names: Sequence[str], what: str) -> None:
 def _labels(value: Any, what: str) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset([value])
+    if isinstance(value, Mapping):
+        raise ProblemError(f"{what} must be a list of strings")
     try:
         labels = frozenset(value)
     except TypeError:
@@ -689,6 +725,8 @@ def _labels(value: Any, what: str) -> frozenset[str]:
 def _requirements(value: Any, what: str) -> tuple[frozenset[str], ...]:
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, Mapping):
+        raise ProblemError(f"{what} must be a list of labels or lists of labels")
     out = []
     try:
         items = list(value)
@@ -706,9 +744,16 @@ def _bandwidth_in(value: Any, node_index: Mapping[str, int]) -> Any:
     if value is None:
         return math.inf
     if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim):
-        return np.array([[math.inf if v is None else v for v in row] for row in value],
+        M = len(node_index)
+        rows = _sequence(value, "bandwidth")
+        if len(rows) != M or any(not isinstance(r, (list, tuple, np.ndarray)) or len(r) != M
+                                 for r in rows):
+            raise ProblemError(f"bandwidth must be a number or an {M} x {M} list of lists "
+                               "(null = infinite)")
+        return np.array([[_number(v, f"bandwidth[{a}][{b}]", null_is_inf=True)
+                          for b, v in enumerate(row)] for a, row in enumerate(rows)],
                         dtype=np.float64)
-    return value
+    return _number(value, "bandwidth", null_is_inf=True)
 
 
 def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
@@ -732,16 +777,17 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     if capacity.dtype != demand.dtype:  # one dtype for both, so loads compare exactly
         capacity, demand = capacity.astype(np.float64), demand.astype(np.float64)
 
-    def names(value: Any, prefix: str, count: int) -> tuple[str, ...]:
-        return tuple(f"{prefix}{i}" for i in range(count)) if value is None else \
-            tuple(map(str, value))
+    def names(value: Any, prefix: str, count: int, what: str) -> tuple[str, ...]:
+        if value is None:
+            return tuple(f"{prefix}{i}" for i in range(count))
+        return tuple(map(str, _sequence(value, what)))
 
-    resources = names(a["resources"], "r", K)
+    resources = names(a["resources"], "r", K, "resources")
     if len(resources) != K:
         raise ProblemError(f"resources has {len(resources)} names but capacity has {K} columns")
     _check_unique(resources, "resource")
-    node_names = names(a["node_names"], "n", M)
-    task_names = names(a["task_names"], "t", N)
+    node_names = names(a["node_names"], "n", M, "node_names")
+    task_names = names(a["task_names"], "t", N, "task_names")
     if len(node_names) != M:
         raise ProblemError(f"node_names has {len(node_names)} names but there are {M} nodes")
     if len(task_names) != N:
@@ -775,13 +821,17 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     cost = matrix(a["cost"], "cost")
 
     edges = np.zeros((0, 2), np.int64) if a["edges"] is None else _numeric(a["edges"], "edges")
-    if edges.size == 0:
+    if edges.shape == (0,):
         edges = np.zeros((0, 2), np.int64)
     if edges.ndim != 2 or edges.shape[1] != 2:
         raise ProblemError(f"edges must have shape (E, 2), got shape {edges.shape}")
     if edges.dtype != np.int64:
         if not np.all(np.isfinite(edges)) or np.any(edges != np.round(edges)):
             raise ProblemError("edges must hold integer task indices")
+        if edges.size and (edges.min() < 0 or edges.max() >= N):
+            e, c = (int(v) for v in np.argwhere((edges < 0) | (edges >= N))[0])
+            raise ProblemError(f"dependency {e} refers to task index {edges[e, c]:g}, but there "
+                               f"are {N} tasks")
         edges = edges.astype(np.int64)
     E = edges.shape[0]
     data = vector(a["data"], "data", E, 0.0, "edge").astype(np.float64)
@@ -826,6 +876,26 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
             f"cost of task {task_names[ix[0]]!r} on node {node_names[ix[1]]!r}"))
     check(data, "data", label=lambda ix: f"data of dependency {ix[0]}")
 
+    # integer data are summed exactly in int64: refuse magnitudes whose sums could overflow
+    big = float(2**62)
+    if capacity.dtype == np.int64:
+        per_task = demand.max(axis=1) if demand.ndim == 3 else demand
+        totals = per_task.astype(np.float64).sum(axis=0)
+        for k in range(K):
+            if totals[k] >= big or float(capacity[:, k].max(initial=0)) >= big:
+                raise ProblemError(f"integer demand or capacity for {resources[k]!r} is too large"
+                                   " to sum exactly in int64 (over 2**62); pass floats")
+    if cost is not None and cost.dtype == np.int64 and float(cost.max()) * N >= big:
+        raise ProblemError("integer costs are too large to sum exactly in int64 (over 2**62 in "
+                           "total); pass floats")
+    if runtime is None:  # runtime is duration / speed: it must stay finite
+        with np.errstate(over="ignore"):
+            worst = duration.max() / speed.min()
+        if not np.isfinite(worst):
+            i, j = int(duration.argmax()), int(speed.argmin())
+            raise ProblemError(f"runtime of task {task_names[i]!r} on node {node_names[j]!r} "
+                               "overflows (duration / speed is infinite)")
+
     bandwidth = a["bandwidth"]
     bandwidth = np.float64(math.inf) if bandwidth is None else _numeric(bandwidth, "bandwidth")
     bandwidth = bandwidth.astype(np.float64)
@@ -853,19 +923,19 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
         _check_acyclic(edges, N, task_names)
 
     # labels
-    node_labels = a["node_labels"]
-    node_labels = (tuple(frozenset() for _ in range(M)) if node_labels is None else
-                   tuple(_labels(x, f"labels of node {node_names[j]!r}")
-                         for j, x in enumerate(node_labels)))
-    if len(node_labels) != M:
-        raise ProblemError(f"node_labels has {len(node_labels)} entries but there are {M} nodes")
-    task_requires = a["task_requires"]
-    task_requires = (tuple(() for _ in range(N)) if task_requires is None else
-                     tuple(_requirements(x, f"requires of task {task_names[i]!r}")
-                           for i, x in enumerate(task_requires)))
-    if len(task_requires) != N:
-        raise ProblemError(f"task_requires has {len(task_requires)} entries but there are "
+    raw_labels = [frozenset()] * M if a["node_labels"] is None else \
+        _sequence(a["node_labels"], "node_labels")
+    if len(raw_labels) != M:
+        raise ProblemError(f"node_labels has {len(raw_labels)} entries but there are {M} nodes")
+    node_labels = tuple(_labels(x, f"labels of node {node_names[j]!r}")
+                        for j, x in enumerate(raw_labels))
+    raw_requires = [()] * N if a["task_requires"] is None else \
+        _sequence(a["task_requires"], "task_requires")
+    if len(raw_requires) != N:
+        raise ProblemError(f"task_requires has {len(raw_requires)} entries but there are "
                            f"{N} tasks")
+    task_requires = tuple(_requirements(x, f"requires of task {task_names[i]!r}")
+                          for i, x in enumerate(raw_requires))
     groups: dict[tuple[frozenset[str], ...], int] = {(): 0}
     task_group = np.zeros(N, np.int32)
     for i, req in enumerate(task_requires):
@@ -886,9 +956,10 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
         raise ProblemError(f"objective {objective!r} can only be minimised (sense='max' applies "
                            f"to {', '.join(MAX_OBJECTIVES)})")
     info = a["info"]
-    info = {} if info is None else dict(info)
-    try:
-        json.dumps(info, allow_nan=False)
+    if info is not None and not isinstance(info, Mapping):
+        raise ProblemError(f"info must be a mapping (a JSON object), got {type(info).__name__}")
+    try:  # kept in its JSON form (string keys, lists), so it round-trips exactly
+        info = json.loads(json.dumps({} if info is None else dict(info), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ProblemError(f"info must be JSON-serialisable ({exc})") from None
 
@@ -910,11 +981,11 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
 
     i = first_unfit_task(p)
     if i >= 0:
-        need = ", ".join(f"{r}={v}" for r, v in zip(resources, (
-            demand[i].min(axis=0) if demand.ndim == 3 else demand[i]).tolist()))
+        least = demand[i].min(axis=0) if demand.ndim == 3 else demand[i]
+        need = ", ".join(f"{res}={amount}" for res, amount in zip(resources, least.tolist()))
         req = ""
         if task_requires[i]:
-            req = " and labels " + " & ".join("|".join(sorted(g)) for g in task_requires[i])
+            req = " and labels " + " & ".join("|".join(sorted(alt)) for alt in task_requires[i])
         raise ProblemError(f"task {task_names[i]!r} fits no node (it needs {need}{req})")
 
 

@@ -76,7 +76,15 @@ def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray,
 
 def _fmt(v: Any) -> str:
     v = float(v)
-    return str(int(v)) if v.is_integer() else f"{v:g}"
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _over(use: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Where ``use`` exceeds ``cap``: exactly for integers, beyond a relative 1e-9 for floats
+    (float loads depend on the order they were added in)."""
+    if use.dtype.kind == "f":
+        return use > cap + _RTOL * np.maximum(1.0, np.abs(cap))
+    return use > cap
 
 
 def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation:
@@ -122,7 +130,7 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
         load = np.zeros(problem.capacity.shape, dtype=problem.capacity.dtype)
         for i in range(N):
             load[x[i]] += problem.task_demand(i, int(x[i]))
-        for j, k in np.argwhere(load > problem.capacity):
+        for j, k in np.argwhere(_over(load, problem.capacity)):
             out.problems.append(f"node {nodes[j]!r} over capacity in {res[k]!r}: load "
                                 f"{_fmt(load[j, k])} > {_fmt(problem.capacity[j, k])}")
         return out
@@ -145,15 +153,19 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
             out.problems.append(f"task {names[q]!r} starts at {_fmt(s[q])} before its "
                                 f"predecessor {names[p]!r} finishes at {_fmt(finish[p])}{extra}")
 
-    # capacity at every instant: usage only rises at start times, so check each start
+    # capacity at every instant: usage only rises at start times, so check each start;
+    # tasks that may not run on their node occupy nothing (they are reported above)
+    allowed_here = [group_ok[task_group[i], x[i]] and np.isfinite(runtime[i]) and
+                    bool(np.all(problem.task_demand(i, int(x[i])) <= problem.capacity[x[i]]))
+                    for i in range(N)]
     for j in range(problem.n_nodes):
-        on = [int(i) for i in np.flatnonzero(x == j) if runtime[i] > 0]
+        on = [int(i) for i in np.flatnonzero(x == j) if runtime[i] > 0 and allowed_here[i]]
         for t in sorted({float(s[i]) for i in on}):
             active = [i for i in on if s[i] <= t < finish[i]]
             use = np.zeros(problem.n_resources, problem.capacity.dtype)
             for i in active:
                 use = use + problem.task_demand(i, j)
-            for k in np.flatnonzero(use > problem.capacity[j]):
+            for k in np.flatnonzero(_over(use, problem.capacity[j])):
                 who = ", ".join(names[i] for i in active)
                 out.problems.append(
                     f"node {nodes[j]!r} over capacity in {res[k]!r} at time {_fmt(t)}: "

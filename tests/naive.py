@@ -186,7 +186,7 @@ def placement(problem: Problem, x: Sequence[Any], objective: str) -> tuple[float
         value = float(total)
     elif objective == "max_utilization":
         U = utilization(problem, xs)
-        value = U[0][0]
+        value = 0.0  # utilizations are >= 0; with no resources the maximum is 0
         for j in range(M):
             for k in range(K):
                 if U[j][k] > value:
@@ -425,7 +425,8 @@ def validate_schedule(
                     for k in range(K):
                         use[k] = use[k] + d[k]
             for k in range(K):
-                if use[k] > cap[k]:
+                slack = 0 if isinstance(cap[k], int) else 1e-9 * max(1.0, abs(cap[k]))
+                if use[k] > cap[k] + slack:  # float sums depend on their order
                     errors.append(f"node {j} uses {use[k]} > {cap[k]} of resource {k} at "
                                   f"time {tau}")
     return errors

@@ -64,3 +64,11 @@ def test_show_converts_benchmark_formats(tmp_path, capsys):
     assert main(["show", "--format", "orlib-gap", "--sense", "max",
                  f"{fixtures / 'gap_tiny.txt'}#2"]) == 0
     assert "objective='cost'" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_reported_plainly(capsys):
+    assert main(["demo", "--instance", "scenario", "--objective", "speed"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown objective 'speed'" in captured.err and "Problem(" not in captured.out
+    assert main(["show", "--format", "orlib-gap", "gap1.txt#x"]) == 2
+    assert "K picks the problem in the file and must be a whole number" in capsys.readouterr().err

@@ -247,3 +247,70 @@ def test_runtime_filled_from_numpy_speed():
         [{"name": "a", "capacity": {"c": 1}, "speed": np.int64(2)}],
         [{"name": "x", "duration": 4}, {"name": "y", "runtime": {"a": 1.5}}])
     np.testing.assert_array_equal(p.runtime, [[2.0], [1.5]])
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Problem([[1]], [[1]], node_labels=[["a"], ["b"]]),
+     r"node_labels has 2 entries but there are 1 nodes"),
+    (lambda: Problem([[1]], [[1]], node_labels=5), r"node_labels must be a list, got int"),
+    (lambda: Problem([[1]], [[1]], task_requires=[[], []]),
+     r"task_requires has 2 entries but there are 1 tasks"),
+    (lambda: Problem([[1]], [[1]], resources="c"), r"resources must be a list, got str"),
+    (lambda: Problem([[1]], [[1]], task_requires=[{"a": 1}]),
+     r"requires of task 't0' must be a list of labels"),
+    (lambda: Problem(np.array([[2**64 - 1]], np.uint64), [[1]]),
+     r"capacity holds integers beyond the int64 range; pass floats"),
+    (lambda: Problem([[2**62]], [[1]]), r"integer demand or capacity for 'r0' is too large"),
+    (lambda: Problem([[2**62 - 1]], [[2**61]] * 3), r"too large to sum exactly in int64"),
+    (lambda: Problem([[1]], [[0], [0]], cost=[[2**62], [2**62]]),
+     r"integer costs are too large to sum exactly"),
+    (lambda: Problem([[1]], [[1]], duration=[1e308], speed=[0.5]),
+     r"runtime of task 't0' on node 'n0' overflows \(duration / speed is infinite\)"),
+    (lambda: Problem([[1]], [[1], [1]], edges=np.zeros((3, 0))),
+     r"edges must have shape \(E, 2\), got shape \(3, 0\)"),
+    (lambda: Problem([[1]], [[1], [1]], edges=[[0, 1e30]]),
+     r"dependency 0 refers to task index 1e\+30, but there are 2 tasks"),
+    (lambda: Problem([[1]], [[1]], info=[1]), r"info must be a mapping \(a JSON object\)"),
+])
+def test_more_bad_input(make, message):
+    with pytest.raises(ProblemError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("doc_change, message", [
+    (lambda d: d.update(nodes=None), r"nodes must be a list, got NoneType"),
+    (lambda d: d.update(tasks=None), r"tasks must be a list, got NoneType"),
+    (lambda d: d.update(dependencies=None), r"dependencies must be a list, got NoneType"),
+    (lambda d: d["nodes"][0].update(capacity=None),
+     r"capacity of node 'cpu-1' must be a mapping resource -> amount, got None"),
+    (lambda d: d["nodes"][1].update(capacity=None),
+     r"capacity of node 'gpu-1' \(a mapping resource -> amount, or a list\) must be a list"),
+    (lambda d: d["tasks"][0].update(demand=1), r"demand of task 'T1' .* must be a list, got int"),
+    (lambda d: d.update(bandwidth=[1, 2]), r"bandwidth must be a number or an 2 x 2 list"),
+    (lambda d: d.update(bandwidth=[[1, "x"], [1, 1]]), r"bandwidth\[0\]\[1\] must be a number"),
+    (lambda d: d["dependencies"].append([["T1"], "T2"]), r"dependency 1 names unknown task"),
+    (lambda d: d.update(info="abc"), r"info must be a mapping"),
+    (lambda d: d["tasks"][0].update(duration=None), r"duration of task 'T1' must be a number, "
+                                                    r"got None"),
+    (lambda d: d["nodes"][0].update(name=None), r"node 0 needs a non-empty name, got None"),
+])
+def test_more_bad_plain_input(doc_change, message):
+    doc = json.loads(json.dumps(SCENARIO))
+    doc_change(doc)
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_dicts(**doc)
+
+
+def test_plain_input_conveniences():
+    p = Problem.from_dicts(
+        [{"name": 1, "capacity": {"c": 2}}],
+        [{"name": 1, "demand": {"c": 1}}, {"name": 2, "after": [1]}, {"name": 3, "after": "2"}],
+        [(1, 3)])
+    assert p.task_names == ("1", "2", "3") and p.node_names == ("1",)
+    np.testing.assert_array_equal(p.edges, [[0, 1], [1, 2], [0, 2]])
+    q = Problem([[1]], [[1]], info={1: (2, 3)})
+    assert q.info == {"1": [2, 3]}
+    assert Problem.from_json(q.to_json()) == q

@@ -75,3 +75,21 @@ def test_infinite_runtime_named():
 def test_validate_input_errors(args, message):
     with pytest.raises(ProblemError, match=message):
         validate(schedule_problem(), *args)
+
+
+def test_float_loads_within_rounding_are_valid():
+    """0.1 + 0.2 + 0.3 > 0.6 in floating point; validate allows a 1e-9 relative slack."""
+    p = Problem([[0.6]], [[0.1], [0.2], [0.3]])
+    assert validate(p, [0, 0, 0], [0, 0, 0]).ok
+    assert validate(p, [0, 0, 0]).ok
+    q = Problem([[0.6]], [[0.1], [0.2], [0.31]])
+    assert validate(q, [0, 0, 0]).problems == [
+        "node 'n0' over capacity in 'r0': load 0.6100000000000001 > 0.6"]
+
+
+def test_not_allowed_tasks_occupy_nothing_in_schedules():
+    p = Problem([[1], [2]], [[1], [2]], node_names=["small", "big"], task_names=["a", "b"],
+                objective="makespan")
+    # b (demand 2) cannot run on 'small'; the decoder starts it at once and it occupies nothing
+    assert validate(p, [0, 0], [0, 0]).problems == [
+        "task 'b' on node 'small': demand 2 of 'r0' exceeds the node's capacity 1"]

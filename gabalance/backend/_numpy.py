@@ -33,6 +33,13 @@ def _allowed(pk: Packed, tasks: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _in_order(terms: np.ndarray) -> np.ndarray:
+    """Row sums (P, n) -> (P,) added left to right, as the kernels add them (``sum`` pairs)."""
+    if terms.shape[1] == 0:
+        return np.zeros(terms.shape[0], terms.dtype)
+    return np.cumsum(terms, axis=1)[:, -1]
+
+
 def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
     """Placement objective and violation of every individual; ``pop`` is (P, N) int32."""
     P, N = pop.shape
@@ -45,14 +52,14 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
 
     over = np.maximum(load - pk.capacity, 0)
     safe = np.where(pk.scale > 0, pk.scale, 1.0)
-    violation = np.where(pk.scale > 0, over / safe, 0.0).reshape(P, -1).sum(axis=1)
+    violation = _in_order(np.where(pk.scale > 0, over / safe, 0.0).reshape(P, -1))
     violation = violation + (~_allowed(pk, tasks, pop)).sum(axis=1)
 
     if code == 0:  # cost
         if pk.has_cost:
-            objective = pk.cost[tasks, pop].sum(axis=1).astype(np.float64)
+            objective = _in_order(pk.cost[tasks, pop]).astype(np.float64)
         else:
-            objective = _runtime(pk, tasks, pop).sum(axis=1)
+            objective = _in_order(_runtime(pk, tasks, pop))
     elif code == 2:  # nodes_used
         used = np.zeros((P, M), bool)
         used[rows, pop] = True
@@ -64,9 +71,15 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
         if code == 1:  # max_utilization
             util = np.where(~positive & (load > 0), np.inf, util)
             objective = util.reshape(P, -1).max(axis=1) if M * K else np.zeros(P)
-        else:  # imbalance: population std over the pairs with positive capacity
+        else:  # imbalance: population std over the pairs with positive capacity, two passes
             values = util[:, positive]
-            objective = values.std(axis=1) if values.shape[1] else np.zeros(P)
+            count = values.shape[1]
+            if count:
+                mean = _in_order(values) / count
+                with np.errstate(over="ignore"):  # inf, as in the kernel, for huge ratios
+                    objective = np.sqrt(_in_order((values - mean[:, None]) ** 2) / count)
+            else:
+                objective = np.zeros(P)
     return objective.astype(np.float64), violation.astype(np.float64)
 
 
