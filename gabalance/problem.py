@@ -983,10 +983,10 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     if i >= 0:
         least = demand[i].min(axis=0) if demand.ndim == 3 else demand[i]
         need = ", ".join(f"{res}={amount}" for res, amount in zip(resources, least.tolist()))
-        req = ""
+        labels = ""
         if task_requires[i]:
-            req = " and labels " + " & ".join("|".join(sorted(alt)) for alt in task_requires[i])
-        raise ProblemError(f"task {task_names[i]!r} fits no node (it needs {need}{req})")
+            labels = " and labels " + " & ".join("|".join(sorted(alt)) for alt in task_requires[i])
+        raise ProblemError(f"task {task_names[i]!r} fits no node (it needs {need}{labels})")
 
 
 def _check_acyclic(edges: np.ndarray, n: int, names: Sequence[str]) -> None:
