@@ -314,3 +314,37 @@ def test_plain_input_conveniences():
     q = Problem([[1]], [[1]], info={1: (2, 3)})
     assert q.info == {"1": [2, 3]}
     assert Problem.from_json(q.to_json()) == q
+
+
+@pytest.mark.parametrize("doc_change, message", [
+    (lambda d: d["nodes"].__setitem__(0, ["cpu-1"]),
+     r"node 0 must be a mapping or a dataclass, got list"),
+    (lambda d: d["nodes"][0].update(capacity=[4, 0]),
+     r"resources must be given when capacities are lists"),
+    (lambda d: d["tasks"][2].update(runtime=[5]), r"runtime of task 'T3' must map node names"),
+    (lambda d: [t.update(demand_by_node={"cpu-1": {"cpu": 1}, "gpu-1": {"cpu": 1}})
+                for t in d["tasks"]],
+     r"task 'T1' gives both 'demand' and 'demand_by_node'"),
+    (lambda d: [t.update(demand=None, demand_by_node={"cpu-1": {"cpu": 1}})
+                for t in d["tasks"]],
+     r"demand_by_node of task 'T1' lacks node 'gpu-1'"),
+    (lambda d: [t.update(cost={"cpu-1": 1}) for t in d["tasks"]],
+     r"cost of task 'T1' lacks node 'gpu-1'"),
+    (lambda d: d["dependencies"].append({"pred": "T1"}), r"dependency 1 needs 'pred' and 'succ'"),
+    (lambda d: d["nodes"][0].update(labels=[1, 2]), r"labels of node 'cpu-1' must be a list of "
+                                                    r"strings"),
+    (lambda d: d["nodes"][0].update(labels=3), r"labels of node 'cpu-1' must be a list of "
+                                               r"strings"),
+    (lambda d: d["tasks"][0].update(requires=[[]]),
+     r"requires of task 'T1' holds an empty list of alternatives"),
+])
+def test_from_dicts_structure_messages(doc_change, message):
+    doc = json.loads(json.dumps(SCENARIO))
+    doc_change(doc)
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_dicts(**doc)
+
+
+def test_ragged_arrays_are_reported():
+    with pytest.raises(ProblemError, match=r"demand is not a rectangular numeric array"):
+        Problem([[1]], [[1], [1, 2]])
