@@ -18,7 +18,7 @@ import naive
 from strategies import placement_cases, schedule_cases
 
 BACKENDS = ["numpy", "numba"]
-EXAMPLES = settings(max_examples=220, deadline=None,
+EXAMPLES = settings(max_examples=260, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -42,6 +42,12 @@ def _in_order(terms: np.ndarray) -> np.ndarray:
 
 def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
     """Placement objective and violation of every individual; ``pop`` is (P, N) int32."""
+    # extreme float data overflow to inf (and inf - inf to nan) silently, as in the kernels
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _placement(pk, pop, code)
+
+
+def _placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
     P, N = pop.shape
     M, K = pk.capacity.shape
     tasks = np.broadcast_to(np.arange(N), (P, N))
@@ -66,8 +72,7 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
         objective = used.sum(axis=1).astype(np.float64)
     else:
         positive = pk.capacity > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(positive, load / np.where(positive, pk.capacity, 1), 0.0)
+        util = np.where(positive, load / np.where(positive, pk.capacity, 1), 0.0)
         if code == 1:  # max_utilization
             util = np.where(~positive & (load > 0), np.inf, util)
             objective = util.reshape(P, -1).max(axis=1) if M * K else np.zeros(P)
@@ -76,8 +81,7 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
             count = values.shape[1]
             if count:
                 mean = _in_order(values) / count
-                with np.errstate(over="ignore"):  # inf, as in the kernel, for huge ratios
-                    objective = np.sqrt(_in_order((values - mean[:, None]) ** 2) / count)
+                objective = np.sqrt(_in_order((values - mean[:, None]) ** 2) / count)
             else:
                 objective = np.zeros(P)
     return objective.astype(np.float64), violation.astype(np.float64)
