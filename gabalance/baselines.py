@@ -60,6 +60,13 @@ def _topological(problem: Problem) -> list[int]:
     return order
 
 
+def _needs(problem: Problem, i: int, nodes: np.ndarray) -> np.ndarray:
+    """Demand of task i on each of ``nodes``, shape (len(nodes), K) float64."""
+    d = problem.demand[i, nodes] if problem.per_node_demand else \
+        np.broadcast_to(problem.demand[i], (len(nodes), problem.n_resources))
+    return d.astype(np.float64)
+
+
 def _keys(order: list[int]) -> np.ndarray:
     keys = np.empty(len(order))
     keys[order] = np.arange(len(order)) / max(1, len(order))
@@ -123,7 +130,7 @@ def least_loaded(problem: Problem, objective: str | None = None) -> Plan:
     order = _topological(problem)
     for i in order:
         nodes = problem.allowed_nodes(i)
-        need = np.array([problem.task_demand(i, j) for j in nodes], np.float64)
+        need = _needs(problem, i, nodes)
         fits = np.all(load[nodes] + need <= problem.capacity[nodes], axis=1)
         util = _utilization(load[nodes], problem.capacity[nodes])
         j_pos = int(np.lexsort((util, ~fits))[0])
@@ -149,7 +156,7 @@ def _fit_decreasing(problem: Problem, best: bool) -> Plan:
     order = [int(i) for i in np.argsort(-_size(problem), kind="stable")]
     for i in order:
         nodes = problem.allowed_nodes(i)
-        need = np.array([problem.task_demand(i, j) for j in nodes], np.float64)
+        need = _needs(problem, i, nodes)
         room = problem.capacity[nodes] - load[nodes] - need
         fits = np.all(room >= 0, axis=1)
         if fits.any():
