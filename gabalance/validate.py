@@ -112,9 +112,11 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
 
     # eligibility, reason by reason
     group_ok, task_group = problem.label_ok()
+    allowed_here = [True] * N
     for i in range(N):
         j = int(x[i])
         where = f"task {names[i]!r} on node {nodes[j]!r}"
+        before = len(out.problems)
         if not group_ok[task_group[i], j]:
             need = [g for g in problem.task_requires[i] if not g & problem.node_labels[j]]
             out.problems.append(f"{where}: node lacks required label "
@@ -125,6 +127,7 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
         for k in np.flatnonzero(d > problem.capacity[j]):
             out.problems.append(f"{where}: demand {_fmt(d[k])} of {res[k]!r} exceeds the node's "
                                 f"capacity {_fmt(problem.capacity[j, k])}")
+        allowed_here[i] = len(out.problems) == before
 
     if s is None:
         load = np.zeros(problem.capacity.shape, dtype=problem.capacity.dtype)
@@ -155,9 +158,6 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
 
     # capacity at every instant: usage only rises at start times, so check each start;
     # tasks that may not run on their node occupy nothing (they are reported above)
-    allowed_here = [group_ok[task_group[i], x[i]] and np.isfinite(runtime[i]) and
-                    bool(np.all(problem.task_demand(i, int(x[i])) <= problem.capacity[x[i]]))
-                    for i in range(N)]
     for j in range(problem.n_nodes):
         on = [int(i) for i in np.flatnonzero(x == j) if runtime[i] > 0 and allowed_here[i]]
         for t in sorted({float(s[i]) for i in on}):
