@@ -353,3 +353,383 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
                          pk.succ_dst, pk.bw_matrix, pk.bw, code, row_of, obj, viol, start,
                          finish)
     return obj, viol, start, finish
+
+
+# --------------------------------------------------------------------------- repair and search
+# Mirrors ``_numpy.improve_placement`` move for move (same candidates, same order, same ties:
+# the lowest node index, then the earliest task in ``order``), so the two agree exactly.
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+    if elig_mode == 0:
+        return True
+    if elig_mode == 1:
+        return allowed[i, j]
+    return _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j)
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j):
+    if has_cost:
+        return sign * np.float64(cost[i, j])
+    return sign * _runtime(has_runtime, runtime, duration, speed, i, j)
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _fits(load, capacity, demand3, i, j):
+    jj = j if demand3.shape[1] > 1 else 0
+    for k in range(capacity.shape[1]):
+        if load[j, k] + demand3[i, jj, k] > capacity[j, k]:
+            return False
+    return True
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _swap_fits(load, capacity, demand3, a, ja, b, jb):
+    """Whether swapping a (on ja) and b (on jb) keeps both nodes within capacity."""
+    per = demand3.shape[1] > 1
+    for k in range(capacity.shape[1]):
+        if load[ja, k] - demand3[a, ja if per else 0, k] + demand3[b, ja if per else 0, k] \
+                > capacity[ja, k]:
+            return False
+        if load[jb, k] - demand3[b, jb if per else 0, k] + demand3[a, jb if per else 0, k] \
+                > capacity[jb, k]:
+            return False
+    return True
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _move(load, demand3, x, i, j):
+    per = demand3.shape[1] > 1
+    src = x[i]
+    for k in range(load.shape[1]):
+        load[src, k] -= demand3[i, src if per else 0, k]
+        load[j, k] += demand3[i, j if per else 0, k]
+    x[i] = j
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _over(load, capacity, j):
+    for k in range(capacity.shape[1]):
+        if load[j, k] > capacity[j, k]:
+            return True
+    return False
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _overflow(load, capacity, scale, j, extra, demand3, i, sgn):
+    """Scaled overload of node j after adding (sgn=1) or removing (sgn=-1) task i's demand."""
+    per = demand3.shape[1] > 1
+    total = 0.0
+    for k in range(capacity.shape[1]):
+        v = load[j, k]
+        if extra:
+            v = v + sgn * demand3[i, j if per else 0, k]
+        over = v - capacity[j, k]
+        if over > 0 and scale[k] > 0:
+            total += over / scale[k]
+    return total
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _util(load, capacity, demand3, j, i, sgn):
+    """Largest utilization of node j, optionally with task i added (sgn=1) or removed (-1)."""
+    per = demand3.shape[1] > 1
+    best = 0.0
+    for k in range(capacity.shape[1]):
+        v = load[j, k]
+        if sgn != 0:
+            v = v + sgn * demand3[i, j if per else 0, k]
+        if capacity[j, k] > 0:
+            u = v / capacity[j, k]
+        elif v > 0:
+            u = np.inf
+        else:
+            u = 0.0
+        if u > best:
+            best = u
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, duration, speed,
+                 has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+    N = x.shape[0]
+    M, K = capacity.shape
+    per = demand3.shape[1] > 1
+    load = np.zeros((M, K), capacity.dtype)
+    for i in range(N):
+        for k in range(K):
+            load[x[i], k] += demand3[i, x[i] if per else 0, k]
+    # 1. eligibility: a task on a node it may not use goes to the allowed node with the least
+    #    added overload, then the best score (cost) or the lowest utilization after the move
+    for t in range(N):
+        i = order[t]
+        if _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime, group_ok, task_group,
+               i, x[i]):
+            continue
+        best = -1
+        b_over = np.inf
+        b_sc = np.inf
+        for j in range(M):
+            if not _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime, group_ok,
+                       task_group, i, j):
+                continue
+            ov = _overflow(load, capacity, scale, j, True, demand3, i, 1) \
+                - _overflow(load, capacity, scale, j, False, demand3, i, 0)
+            if code == 0:
+                sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+            else:
+                sc = _util(load, capacity, demand3, j, i, 1)
+            if ov < b_over or (ov == b_over and sc < b_sc):
+                best, b_over, b_sc = j, ov, sc
+        if best >= 0:
+            _move(load, demand3, x, i, best)
+    # 2. capacity: tasks leave overloaded nodes for allowed nodes with room (best score first),
+    #    then, where nothing has room, for the node that reduces the total overload most
+    for _rep in range(passes):
+        moved = False
+        for t in range(N):
+            i = order[t]
+            src = x[i]
+            if not _over(load, capacity, src):
+                continue
+            best = -1
+            b_sc = np.inf
+            for j in range(M):
+                if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                       runtime, group_ok, task_group, i, j):
+                    continue
+                if not _fits(load, capacity, demand3, i, j):
+                    continue
+                if code == 0:
+                    sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+                else:
+                    sc = _util(load, capacity, demand3, j, i, 1)
+                if sc < b_sc:
+                    best, b_sc = j, sc
+            if best >= 0:
+                _move(load, demand3, x, i, best)
+                moved = True
+        if not moved:
+            break
+    for t in range(N):
+        i = order[t]
+        src = x[i]
+        if not _over(load, capacity, src):
+            continue
+        gain_src = _overflow(load, capacity, scale, src, True, demand3, i, -1) \
+            - _overflow(load, capacity, scale, src, False, demand3, i, 0)
+        best = -1
+        b_d = 0.0
+        for j in range(M):
+            if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                   group_ok, task_group, i, j):
+                continue
+            d = gain_src + _overflow(load, capacity, scale, j, True, demand3, i, 1) \
+                - _overflow(load, capacity, scale, j, False, demand3, i, 0)
+            if d < b_d:
+                best, b_d = j, d
+        if best >= 0:
+            _move(load, demand3, x, i, best)
+    # 3. local improvement that never adds overload
+    if code == 0:
+        for _it in range(passes):
+            improved = False
+            for t in range(N):  # shift: the best node with room
+                i = order[t]
+                src = x[i]
+                best = -1
+                b_sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, src)
+                for j in range(M):
+                    if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                           runtime, group_ok, task_group, i, j):
+                        continue
+                    sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+                    if sc < b_sc and _fits(load, capacity, demand3, i, j):
+                        best, b_sc = j, sc
+                if best >= 0:
+                    _move(load, demand3, x, i, best)
+                    improved = True
+            for ta in range(N):  # swap: the best partner later in the order
+                a = order[ta]
+                ja = x[a]
+                ca = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, a, ja)
+                best = -1
+                b_d = 0.0
+                for tb in range(ta + 1, N):
+                    b = order[tb]
+                    jb = x[b]
+                    if jb == ja:
+                        continue
+                    d = (_score(has_cost, cost, has_runtime, runtime, duration, speed, sign, a, jb)
+                         + _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, b,
+                                  ja)) - (ca + _score(has_cost, cost, has_runtime, runtime,
+                                                      duration, speed, sign, b, jb))
+                    if d < b_d and _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                       runtime, group_ok, task_group, a, jb) \
+                            and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                    group_ok, task_group, b, ja) \
+                            and _swap_fits(load, capacity, demand3, a, ja, b, jb):
+                        best, b_d = b, d
+                if best >= 0:
+                    jb = x[best]
+                    _move(load, demand3, x, a, jb)
+                    _move(load, demand3, x, best, ja)
+                    improved = True
+            if not improved:
+                break
+    elif code == 1:
+        for _it in range(passes * N):
+            top = 0
+            u_top = _util(load, capacity, demand3, 0, 0, 0)
+            for j in range(1, M):
+                u = _util(load, capacity, demand3, j, 0, 0)
+                if u > u_top:
+                    top, u_top = j, u
+            found = False
+            for t in range(N):
+                i = order[t]
+                if x[i] != top:
+                    continue
+                u_src = _util(load, capacity, demand3, top, i, -1)
+                best = -1
+                b_u = u_top
+                for j in range(M):
+                    if j == top or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                           runtime, group_ok, task_group, i, j):
+                        continue
+                    u = _util(load, capacity, demand3, j, i, 1)
+                    if u < b_u and u_src < u_top and _fits(load, capacity, demand3, i, j):
+                        best, b_u = j, u
+                if best >= 0:
+                    _move(load, demand3, x, i, best)
+                    found = True
+                    break
+            if not found:
+                break
+    elif code == 2:
+        count = np.zeros(M, np.int64)
+        for i in range(N):
+            count[x[i]] += 1
+        for _it in range(passes):
+            improved = False
+            for src in np.argsort(count, kind="mergesort"):
+                if count[src] == 0:
+                    continue
+                saved = x.copy()
+                saved_load = load.copy()
+                ok = True
+                for t in range(N):
+                    i = order[t]
+                    if x[i] != src:
+                        continue
+                    dest = -1
+                    for j in range(M):
+                        if j != src and count[j] > 0 and _ok(
+                                elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                group_ok, task_group, i, j) and _fits(load, capacity, demand3,
+                                                                      i, j):
+                            dest = j
+                            break
+                    if dest < 0:
+                        ok = False
+                        break
+                    _move(load, demand3, x, i, dest)
+                if ok:
+                    for i in range(N):
+                        if saved[i] == src:
+                            count[x[i]] += 1
+                    count[src] = 0
+                    improved = True
+                else:
+                    x[:] = saved
+                    load[:, :] = saved_load
+            if not improved:
+                break
+    else:
+        _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, has_runtime,
+                           runtime, group_ok, task_group, passes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, has_runtime,
+                       runtime, group_ok, task_group, passes):
+    """Shift moves that lower the standard deviation of utilization (sum of squares at a fixed
+    count; sums kept exactly by recomputing them from the loads after each move)."""
+    N = x.shape[0]
+    M, K = capacity.shape
+    per = demand3.shape[1] > 1
+    count = 0
+    for j in range(M):
+        for k in range(K):
+            if capacity[j, k] > 0:
+                count += 1
+    if count == 0:
+        return
+    for _it in range(passes):
+        improved = False
+        for t in range(N):
+            i = order[t]
+            src = np.int64(x[i])
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(M):
+                for k in range(K):
+                    if capacity[j, k] > 0:
+                        u = load[j, k] / capacity[j, k]
+                        s1 += u
+                        s2 += u * u
+            var0 = s2 / count - (s1 / count) ** 2
+            best = -1
+            b_var = var0 - 1e-12 * (1.0 + abs(var0))
+            for j in range(M):
+                if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                       runtime, group_ok, task_group, i, j):
+                    continue
+                if not _fits(load, capacity, demand3, i, j):
+                    continue
+                a1 = s1
+                a2 = s2
+                for k in range(K):
+                    for side in range(2):
+                        node = src if side == 0 else j
+                        sgn = -1 if side == 0 else 1
+                        c = capacity[node, k]
+                        if c > 0:
+                            old = load[node, k] / c
+                            new = (load[node, k] + sgn * demand3[i, node if per else 0, k]) / c
+                            a1 += new - old
+                            a2 += new * new - old * old
+                var = a2 / count - (a1 / count) ** 2
+                if var < b_var:
+                    best, b_var = j, var
+            if best >= 0:
+                _move(load, demand3, x, i, best)
+                improved = True
+        if not improved:
+            break
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _improve_kernel(pop, orders, capacity, demand3, scale, has_runtime, runtime, duration, speed,
+                    has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+    for p in numba.prange(pop.shape[0]):
+        _improve_one(pop[p], orders[p], capacity, demand3, scale, has_runtime, runtime, duration,
+                     speed, has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign,
+                     passes)
+
+
+def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int, sign: float,
+                      passes: int) -> None:
+    """Repair and locally improve every placement in ``pop`` (P, N) int32, in place.
+
+    ``orders`` (P, N) int64 holds a permutation of the tasks per individual: the order in
+    which tasks are visited (drawn by the caller, so every backend makes the same moves).
+    ``sign`` is 1.0 to minimise the cost objective and -1.0 to maximise it.
+    """
+    with _dynamic_chunks(pop.shape[0]):
+        _improve_kernel(pop, orders, pk.capacity, pk.demand3, pk.scale, pk.has_runtime,
+                        pk.runtime, pk.duration, pk.speed, pk.has_cost, pk.cost, pk.elig_mode,
+                        pk.allowed, pk.group_ok, pk.task_group, code, sign, passes)

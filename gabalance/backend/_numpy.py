@@ -204,3 +204,272 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
         if p in where:
             start[where[p]], finish[where[p]] = s, f
     return objective, violation, start, finish
+
+
+# --------------------------------------------------------------------------- repair and search
+# Per individual, in the order the caller drew; candidate nodes are compared as vectors. The
+# rule for every move (and every tie: lowest node index, then earliest task in the order) is
+# the one written out in docs/search.md and mirrored by the Numba kernel.
+
+
+class _Placement:
+    """One individual's loads and the per-node quantities the moves compare."""
+
+    def __init__(self, pk: Packed, x: np.ndarray, ok: np.ndarray, sign: float) -> None:
+        self.pk, self.x, self.ok = pk, x, ok
+        N = len(x)
+        M = pk.capacity.shape[0]
+        self.per = pk.demand3.shape[1] > 1
+        self.load = np.zeros(pk.capacity.shape, pk.capacity.dtype)
+        for i in range(N):
+            self.load[x[i]] += self.d(i)[x[i]]
+        if pk.has_cost:
+            self.score = sign * pk.cost.astype(np.float64)
+        elif pk.has_runtime:
+            self.score = sign * pk.runtime
+        else:
+            self.score = sign * (pk.duration[:, None] / pk.speed[None, :])
+        self.nodes = np.arange(M)
+
+    def d(self, i: int) -> np.ndarray:
+        """(M, K) demand of task i on every node."""
+        row = self.pk.demand3[i]
+        return row if self.per else np.broadcast_to(row, self.pk.capacity.shape)
+
+    def fits(self, i: int) -> np.ndarray:
+        return np.all(self.load + self.d(i) <= self.pk.capacity, axis=1)
+
+    def over(self, j: int) -> bool:
+        return bool(np.any(self.load[j] > self.pk.capacity[j]))
+
+    def overflow(self, load: np.ndarray) -> np.ndarray:
+        """Scaled overload of each row of ``load`` (..., K), added over k left to right."""
+        total = np.zeros(load.shape[:-1])
+        for k in range(load.shape[-1]):
+            over = load[..., k] - self.pk.capacity[..., k]
+            if self.pk.scale[k] > 0:
+                total = total + np.where(over > 0, over / self.pk.scale[k], 0.0)
+        return total
+
+    def util(self, load: np.ndarray) -> np.ndarray:
+        """Largest utilization of each node for loads ``load`` (M, K)."""
+        cap = self.pk.capacity
+        best = np.zeros(load.shape[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for k in range(load.shape[1]):
+                u = np.where(cap[:, k] > 0, load[:, k] / np.where(cap[:, k] > 0, cap[:, k], 1),
+                             np.where(load[:, k] > 0, np.inf, 0.0))
+                best = np.maximum(best, u)
+        return best
+
+    def move(self, i: int, j: int) -> None:
+        src = self.x[i]
+        self.load[src] -= self.d(i)[src]
+        self.load[j] += self.d(i)[j]
+        self.x[i] = j
+
+
+def _first_min(values: np.ndarray) -> int:
+    """Index of the first smallest finite value, or -1."""
+    if not np.isfinite(values).any():
+        return -1
+    return int(np.argmin(values))
+
+
+def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, code: int,
+                 sign: float, passes: int) -> None:
+    s = _Placement(pk, x, ok, sign)
+    N = len(x)
+    cap = pk.capacity
+    # 1. eligibility
+    for i in order:
+        if ok[i, x[i]]:
+            continue
+        added = s.overflow(s.load + s.d(i)) - s.overflow(s.load)
+        sc = s.score[i] if code == 0 else s.util(s.load + s.d(i))
+        cand = np.flatnonzero(ok[i])
+        if len(cand):
+            pick = np.lexsort((cand, sc[cand], added[cand]))[0]
+            s.move(i, int(cand[pick]))
+    # 2. capacity
+    for _ in range(passes):
+        moved = False
+        for i in order:
+            src = x[i]
+            if not s.over(src):
+                continue
+            sc = s.score[i] if code == 0 else s.util(s.load + s.d(i))
+            valid = ok[i] & s.fits(i) & (s.nodes != src)
+            j = _first_min(np.where(valid, sc, np.inf))
+            if j >= 0 and sc[j] < np.inf:
+                s.move(i, j)
+                moved = True
+        if not moved:
+            break
+    for i in order:
+        src = x[i]
+        if not s.over(src):
+            continue
+        without = s.load[src] - s.d(i)[src]
+        gain_src = s.overflow(without[None])[0] - s.overflow(s.load[src][None])[0]
+        d = gain_src + s.overflow(s.load + s.d(i)) - s.overflow(s.load)
+        d = np.where(ok[i] & (s.nodes != src), d, np.inf)
+        j = _first_min(d)
+        if j >= 0 and d[j] < 0:
+            s.move(i, j)
+    # 3. local improvement
+    if code == 0:
+        _improve_cost(s, order, passes)
+    elif code == 1:
+        for _ in range(passes * N):
+            u = s.util(s.load)
+            top = int(np.argmax(u)) if len(u) else 0
+            u_top = u[top]
+            moved = False
+            for i in order:
+                if x[i] != top:
+                    continue
+                u_src = s.util((s.load[top] - s.d(i)[top])[None])[0]
+                if not u_src < u_top:
+                    continue
+                after = s.util(s.load + s.d(i))
+                valid = ok[i] & s.fits(i) & (s.nodes != top) & (after < u_top)
+                j = _first_min(np.where(valid, after, np.inf))
+                if j >= 0:
+                    s.move(i, j)
+                    moved = True
+                    break
+            if not moved:
+                break
+    elif code == 2:
+        count = np.bincount(x, minlength=cap.shape[0])
+        for _ in range(passes):
+            improved = False
+            for src in np.argsort(count, kind="mergesort"):
+                if count[src] == 0:
+                    continue
+                saved, saved_load = x.copy(), s.load.copy()
+                for i in order:
+                    if x[i] != src:
+                        continue
+                    valid = ok[i] & s.fits(i) & (count > 0) & (s.nodes != src)
+                    if not valid.any():
+                        x[:] = saved
+                        s.load[:] = saved_load
+                        break
+                    s.move(i, int(np.argmax(valid)))
+                else:
+                    count += np.bincount(x[saved == src], minlength=len(count))
+                    count[src] = 0
+                    improved = True
+            if not improved:
+                break
+    else:
+        _improve_imbalance(s, order, passes)
+
+
+def _improve_cost(s: _Placement, order: np.ndarray, passes: int) -> None:
+    x, ok, score = s.x, s.ok, s.score
+    N = len(x)
+    for _ in range(passes):
+        improved = False
+        for i in order:  # shift
+            src = x[i]
+            valid = ok[i] & (s.nodes != src) & (score[i] < score[i, src]) & s.fits(i)
+            j = _first_min(np.where(valid, score[i], np.inf))
+            if j >= 0:
+                s.move(i, j)
+                improved = True
+        for ta in range(N):  # swap
+            a = order[ta]
+            ja = x[a]
+            b = order[ta + 1:]
+            jb = x[b]
+            d = (score[a, jb] + score[b, ja]) - (score[a, ja] + score[b, jb])
+            valid = (jb != ja) & (d < 0) & ok[a, jb] & ok[b, ja]
+            if not valid.any():
+                continue
+            da, db = s.d(a), np.stack([s.d(int(q)) for q in b[valid]]) if valid.any() else None
+            cap, load = s.pk.capacity, s.load
+            vb = np.flatnonzero(valid)
+            fit_a = np.all(load[ja] - da[ja] + db[np.arange(len(vb)), ja] <= cap[ja], axis=1)
+            jbv = jb[vb]
+            fit_b = np.all(load[jbv] - db[np.arange(len(vb)), jbv] + da[jbv] <= cap[jbv], axis=1)
+            dd = np.where(fit_a & fit_b, d[vb], np.inf)
+            pick = _first_min(dd)
+            if pick >= 0:
+                partner = int(b[vb[pick]])
+                target = int(x[partner])
+                s.move(a, target)
+                s.move(partner, ja)
+                improved = True
+        if not improved:
+            break
+
+
+def _improve_imbalance(s: _Placement, order: np.ndarray, passes: int) -> None:
+    """Shift moves lowering the std of utilization; scalar arithmetic in the kernel's order."""
+    x, cap, load = s.x, s.pk.capacity, s.load
+    M, K = cap.shape
+    count = int((cap > 0).sum())
+    if count == 0:
+        return
+    for _ in range(passes):
+        improved = False
+        for i in order:
+            src = int(x[i])
+            s1 = s2 = 0.0
+            for j in range(M):
+                for k in range(K):
+                    if cap[j, k] > 0:
+                        u = load[j, k] / cap[j, k]
+                        s1 += u
+                        s2 += u * u
+            var0 = s2 / count - (s1 / count) ** 2
+            best, b_var = -1, var0 - 1e-12 * (1.0 + abs(var0))
+            d = s.d(i)
+            fits = s.fits(i)
+            for j in range(M):
+                if j == src or not s.ok[i, j] or not fits[j]:
+                    continue
+                a1, a2 = s1, s2
+                for k in range(K):
+                    for node, sgn in ((src, -1), (j, 1)):
+                        c = cap[node, k]
+                        if c > 0:
+                            old = load[node, k] / c
+                            new = (load[node, k] + sgn * d[node, k]) / c
+                            a1 += new - old
+                            a2 += new * new - old * old
+                var = a2 / count - (a1 / count) ** 2
+                if var < b_var:
+                    best, b_var = j, var
+            if best >= 0:
+                s.move(i, best)
+                improved = True
+        if not improved:
+            break
+
+
+def allowed_table(pk: Packed) -> np.ndarray:
+    """(N, M) bool eligibility, whatever ``pk.elig_mode`` is (the reference builds it dense)."""
+    N, M = pk.demand3.shape[0], pk.capacity.shape[0]
+    if pk.elig_mode == 0:
+        return np.ones((N, M), bool)
+    if pk.elig_mode == 1:
+        return pk.allowed
+    tasks, nodes = np.meshgrid(np.arange(N), np.arange(M), indexing="ij")
+    return _allowed(pk, tasks, nodes)
+
+
+def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int, sign: float,
+                      passes: int) -> None:
+    """Repair and locally improve every placement in ``pop`` (P, N) int32, in place.
+
+    ``orders`` (P, N): the order in which each individual's tasks are visited. ``sign``: 1.0
+    minimises the cost objective, -1.0 maximises it. See docs/search.md for the moves.
+    """
+    ok = allowed_table(pk)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in range(pop.shape[0]):
+            _improve_one(pk, pop[p], orders[p], ok, code, sign, passes)

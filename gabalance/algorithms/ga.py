@@ -1,0 +1,359 @@
+"""A genetic algorithm for both modes, run as whole-population array operations plus kernels.
+
+Genome: the assignment ``x`` (N,) int32 (node of each task) and, in schedule mode, priority
+keys (N,) float64 kept as ranks (an activity list). One generation:
+
+1. tournament selection on the feasibility-first rank (Deb 2000; Chu & Beasley 1997 keep
+   fitness and unfitness apart in the same spirit);
+2. uniform crossover of assignments (Syswerda 1989), two-point crossover of activity lists
+   (Hartmann 1998);
+3. reassignment mutation to a uniformly drawn allowed node, a swap of two tasks' nodes, and a
+   shift mutation of list positions;
+4. repair and local improvement of every child (:mod:`gabalance.operators.search`): capacity
+   and eligibility repair plus shift/swap moves in placement mode, forward-backward
+   improvement in schedule mode;
+5. elitist (mu + lambda) replacement that keeps one copy of each distinct genome.
+
+Steps 1-3 and 5 are written once against ``xp``; step 4 runs in the backend's kernels. Part
+of the first population comes from the baselines (:mod:`gabalance.baselines`), the rest is
+drawn at random; on stagnation the population is refreshed around its best members.
+
+Use it step by step::
+
+    ga = GA(problem, "cost", seed=0)
+    ga.init()
+    for _ in range(100):
+        x, keys = ga.ask()               # children, repaired and improved
+        ev = gb.evaluate(problem, x, keys, objective="cost")
+        ga.tell(x, keys, ev.objective, ev.violation)
+    ga.best                              # (x, keys, objective, violation)
+
+or let :func:`gabalance.solve` drive it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gabalance.backend import resolve_backend
+from gabalance.evaluate import rank_order
+from gabalance.operators.search import Search
+from gabalance.operators.variation import (
+    crossover_keys,
+    crossover_uniform,
+    mutate_keys,
+    mutate_reassign,
+    mutate_swap,
+    row_hash,
+    select_survivors,
+    standardize_keys,
+    tournament,
+)
+from gabalance.problem import Problem, mode_of
+
+__all__ = ["GA", "GAParams"]
+
+
+@dataclass(frozen=True)
+class GAParams:
+    """Parameters of :class:`GA` (immutable; ``dataclasses.replace`` makes variants).
+
+    Attributes
+    ----------
+    population : int, default 100
+        Individuals kept from one generation to the next (mu).
+    offspring : int or None, default None
+        Children per generation (lambda); None means ``population``.
+    tournament : int, default 2
+        Tournament size (binary tournaments, as in Chu & Beasley 1997).
+    crossover : float, default 0.9
+        Probability that a child mixes two parents instead of copying one.
+    mutation : float or None, default None
+        Per-gene probability of moving a task to a random allowed node; None means
+        ``min(1, 2 / N)`` (two genes per child on average, Chu & Beasley 1997).
+    swap : float, default 0.3
+        Probability per child that two random tasks exchange their nodes.
+    key_mutation : float, default 0.05
+        Schedule mode: per-task probability of a shift of its list position (Hartmann 1998).
+    local_search : int, default 3
+        Placement mode: passes of repair and shift/swap improvement per child (0: repair
+        only, no improvement).
+    justify : bool, default True
+        Schedule mode: forward-backward improvement of every child.
+    seed_baselines : bool, default True
+        Put the baselines' plans in the first population.
+    stagnation : int, default 0
+        Generations without improvement of the best after which all but the best tenth of
+        the population is replaced by fresh individuals (0: never).
+    """
+
+    population: int = 100
+    offspring: int | None = None
+    tournament: int = 2
+    crossover: float = 0.9
+    mutation: float | None = None
+    swap: float = 0.3
+    key_mutation: float = 0.05
+    local_search: int = 3
+    justify: bool = True
+    seed_baselines: bool = True
+    stagnation: int = 0
+
+    def __post_init__(self) -> None:
+        def whole(name: str, low: int, allow_none: bool = False) -> None:
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"GAParams.{name} must be an integer >= {low}, got {v!r}")
+
+        def prob(name: str, allow_none: bool = False) -> None:
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                    or not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"GAParams.{name} must be a probability in [0, 1], got {v!r}")
+
+        whole("population", 2)
+        whole("offspring", 1, allow_none=True)
+        whole("tournament", 1)
+        whole("local_search", 0)
+        whole("stagnation", 0)
+        for name in ("crossover", "swap", "key_mutation"):
+            prob(name)
+        prob("mutation", allow_none=True)
+        for name in ("justify", "seed_baselines"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GAParams.{name} must be True or False, "
+                                 f"got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GAParams:
+        """Inverse of :meth:`to_dict`; unknown names are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown GAParams field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+def _seed_plans(problem: Problem, objective: str, budget_s: float) -> list[tuple[str, Any]]:
+    """The baselines' plans, cheapest first, as long as they fit in ``budget_s`` seconds."""
+    from gabalance import baselines as bl
+
+    schedule = mode_of(objective) == "schedule"
+    makers: list[tuple[str, Any]] = []
+    if schedule:
+        makers.append(("heft", bl.heft))
+    makers += [("least_loaded", lambda p: bl.least_loaded(p, objective)),
+               ("best_fit_decreasing", bl.best_fit_decreasing),
+               ("first_fit_decreasing", bl.first_fit_decreasing),
+               ("round_robin", bl.round_robin), ("least_connections", bl.least_connections)]
+    plans = []
+    t0 = time.perf_counter()
+    for name, make in makers:
+        if time.perf_counter() - t0 > budget_s:
+            break
+        plans.append((name, make(problem)))
+    return plans
+
+
+class GA:
+    """Genetic algorithm with ``init/ask/tell`` (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+    objective : str
+        One of :data:`gabalance.OBJECTIVES`.
+    sense : {"min", "max"}
+        Direction (only ``cost`` may be maximised).
+    params : GAParams, optional
+    backend : str
+        "numba", "numpy" or "auto" (see :func:`gabalance.backend.resolve_backend`).
+    seed : int or numpy.random.Generator, optional
+        All randomness of the run comes from this one generator.
+
+    Attributes
+    ----------
+    pop : ndarray (P, N) int32; keys : ndarray (P, N) float64 or None
+    objective, violation : ndarray (P,) float64
+    generation : int; nfev : int
+        Generations told so far; full genome evaluations (decodes) made so far.
+    """
+
+    def __init__(self, problem: Problem, objective: str, *, sense: str = "min",
+                 params: GAParams | None = None, backend: str = "auto",
+                 seed: int | np.random.Generator | None = None, xp: Any = np) -> None:
+        self.problem = problem
+        self.objective_name = objective
+        self.sense = sense
+        self.params = params if params is not None else GAParams()
+        self.backend = resolve_backend(backend)
+        self.xp = xp
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.search = Search(problem, objective, sense, self.backend, xp)
+        self.schedule = self.search.mode == "schedule"
+        N = problem.n_tasks
+        p = self.params
+        self.offspring = p.offspring if p.offspring is not None else p.population
+        self.mutation = p.mutation if p.mutation is not None else min(1.0, 2.0 / N)
+        w = self.rng.integers(1, 2**62, 2 * N) | 1
+        self._weights = xp.asarray(w.astype(np.int64))
+        self.generation = 0
+        self.nfev = 0
+        self.seeded: list[str] = []
+        self._asked: tuple[Any, Any, Any, Any] | None = None
+        self._since_improved = 0
+
+    # ------------------------------------------------------------------ building blocks
+    def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
+        if self.schedule:
+            pop, keys, obj, viol = self.search.schedule(self.rng, pop, keys, self.params.justify)
+            self.nfev += pop.shape[0] * (3 if self.params.justify else 1)
+            return pop, keys, obj, viol
+        obj, viol = self.search.placement(self.rng, pop, self.params.local_search)
+        self.nfev += pop.shape[0]
+        return pop, None, obj, viol
+
+    def _random(self, n: int) -> tuple[Any, Any]:
+        N = self.problem.n_tasks
+        pop = self.search.sampler.draw(self.rng, (n, N)).astype(self.xp.int32)
+        keys = self.xp.asarray(self.rng.random((n, N))) if self.schedule else None
+        return pop, keys
+
+    def _rank(self) -> Any:
+        order = rank_order(_host(self.objective), _host(self.violation), self.sense)
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return self.xp.asarray(rank)
+
+    # ------------------------------------------------------------------ init / ask / tell
+    def init(self, initial: Any = None, initial_keys: Any = None,
+             seed_budget_s: float = 5.0) -> None:
+        """Build and evaluate the first population.
+
+        ``initial`` (N,) or (R, N) int assignments and ``initial_keys`` (same shape) are put
+        in first (after repair and improvement), then the baselines' plans (if
+        ``params.seed_baselines``; those that fit in ``seed_budget_s``), then random genomes.
+        """
+        xp, N, P = self.xp, self.problem.n_tasks, self.params.population
+        rows: list[Any] = []
+        krows: list[Any] = []
+        if initial is not None:
+            init = np.atleast_2d(np.asarray(initial, np.int32))
+            rows.append(init)
+            if initial_keys is not None:
+                krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
+            else:
+                krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
+        if self.params.seed_baselines:
+            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s):
+                rows.append(plan.assignment[None].astype(np.int32))
+                krows.append(plan.keys[None].astype(np.float64))
+                self.seeded.append(name)
+        given = np.concatenate(rows)[:P] if rows else np.zeros((0, N), np.int32)
+        given_k = np.concatenate(krows)[:P] if krows else np.zeros((0, N))
+        pop, keys = self._random(P - len(given))
+        pop = xp.concatenate([xp.asarray(given), pop])
+        if self.schedule:
+            keys = xp.concatenate([xp.asarray(given_k), keys])
+        self.pop, self.keys, self.objective, self.violation = self._improve(pop, keys)
+        self._select(self.pop, self.keys, self.objective, self.violation)
+        self._best_value = self._key_of_best()
+
+    def ask(self) -> tuple[Any, Any]:
+        """Children of the current population, repaired and improved.
+
+        Returns ``(x, keys)``: (C, N) int32 and, in schedule mode, (C, N) float64 ranks
+        (None in placement mode)."""
+        xp, p, rng, C = self.xp, self.params, self.rng, self.offspring
+        rank = self._rank()
+        parents = tournament(xp, rng, rank, 2 * C, p.tournament)
+        a, b = parents[:C], parents[C:]
+        child = crossover_uniform(xp, rng, self.pop[a], self.pop[b], p.crossover)
+        child = mutate_reassign(xp, rng, child, self.mutation, self.search.sampler)
+        child = mutate_swap(xp, rng, child, p.swap).astype(xp.int32)
+        keys = None
+        if self.schedule:
+            keys = crossover_keys(xp, rng, self.keys[a], self.keys[b], p.crossover)
+            keys = mutate_keys(xp, rng, keys, p.key_mutation)
+        child, keys, obj, viol = self._improve(child, keys)
+        self._asked = (child, keys, obj, viol)
+        return child, keys
+
+    def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
+        """Merge evaluated children into the population (elitist, without duplicates)."""
+        xp = self.xp
+        if self.schedule:
+            keys = standardize_keys(xp, xp.asarray(keys))
+        pop = xp.concatenate([self.pop, xp.asarray(x, dtype=xp.int32)])
+        allk = xp.concatenate([self.keys, keys]) if self.schedule else None
+        obj = xp.concatenate([self.objective, xp.asarray(objective, dtype=xp.float64)])
+        viol = xp.concatenate([self.violation, xp.asarray(violation, dtype=xp.float64)])
+        self._select(pop, allk, obj, viol)
+        self.generation += 1
+        self._asked = None
+        best = self._key_of_best()
+        if best < self._best_value:
+            self._best_value = best
+            self._since_improved = 0
+        else:
+            self._since_improved += 1
+        s = self.params.stagnation
+        if s and self._since_improved >= s:
+            self._restart()
+
+    def step(self) -> None:
+        """One generation: :meth:`ask` (which also evaluates), then :meth:`tell`."""
+        x, keys = self.ask()
+        assert self._asked is not None
+        _, _, obj, viol = self._asked
+        self.tell(x, keys, obj, viol)
+
+    # ------------------------------------------------------------------ internals
+    def _select(self, pop: Any, keys: Any, obj: Any, viol: Any) -> None:
+        h = row_hash(self.xp, pop, keys, self._weights)
+        keep = select_survivors(self.xp, obj, viol, h, self.params.population, self.sense)
+        self.pop, self.objective, self.violation = pop[keep], obj[keep], viol[keep]
+        self.keys = keys[keep] if keys is not None else None
+
+    def _key_of_best(self) -> tuple[float, float]:
+        v = float(self.violation[0])
+        o = float(self.objective[0])
+        return (v, -o if self.sense == "max" else o) if v == 0 else (v, 0.0)
+
+    def _restart(self) -> None:
+        P = self.params.population
+        keep = max(1, P // 10)
+        pop, keys = self._random(P - keep)
+        pop, keys, obj, viol = self._improve(pop, keys)
+        xp = self.xp
+        self.pop = xp.concatenate([self.pop[:keep], pop])
+        self.objective = xp.concatenate([self.objective[:keep], obj])
+        self.violation = xp.concatenate([self.violation[:keep], viol])
+        if self.schedule:
+            self.keys = xp.concatenate([self.keys[:keep], keys])
+        self._select(self.pop, self.keys, self.objective, self.violation)
+        self._since_improved = 0
+
+    @property
+    def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
+        """``(x, keys, objective, violation)`` of the best individual (host arrays)."""
+        x = _host(self.pop[0])
+        k = _host(self.keys[0]) if self.keys is not None else None
+        return x, k, float(self.objective[0]), float(self.violation[0])
+
+
+def _host(a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)

@@ -1,0 +1,186 @@
+"""Batched GA operators over ``xp`` (numpy now, cupy with no change).
+
+Shapes: a population of assignments is (P, N) int32 (node of each task); priority keys are
+(P, N) float64 where a smaller key means an earlier place in the schedule decoder's list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gabalance.evaluate import rank_order
+from gabalance.problem import Problem
+
+
+def tournament(xp: Any, rng: Any, rank: Any, n: int, size: int) -> Any:
+    """Tournament selection: ``n`` winners, each the best-ranked of ``size`` uniform draws.
+
+    ``rank`` (P,) int: 0 for the best individual (feasibility first, see ``rank_order``).
+    Returns (n,) int64 indices into the population (Goldberg & Deb 1991).
+    """
+    P = rank.shape[0]
+    cand = rng.integers(0, P, (n, size))
+    best = xp.argmin(rank[cand], axis=1)
+    return xp.take_along_axis(cand, best[:, None], axis=1)[:, 0]
+
+
+def crossover_uniform(xp: Any, rng: Any, a: Any, b: Any, rate: float) -> Any:
+    """Uniform crossover (Syswerda 1989): each gene from ``a`` or ``b`` with probability 1/2;
+    a row is copied from ``a`` unchanged with probability ``1 - rate``. (C, N) -> (C, N)."""
+    C, N = a.shape
+    mix = rng.random((C, 1)) < rate
+    take_b = (rng.random((C, N)) < 0.5) & mix
+    return xp.where(take_b, b, a)
+
+
+def standardize_keys(xp: Any, keys: Any) -> Any:
+    """Keys replaced by their ranks (0 .. N-1, ties by task index): the same decoder order,
+    in a form where the activity-list operators below apply. (P, N) float64."""
+    order = xp.argsort(keys, axis=1, kind="stable")
+    ranks = xp.empty_like(order)
+    rows = xp.arange(keys.shape[0])[:, None]
+    ranks[rows, order] = xp.arange(keys.shape[1])[None, :]
+    return ranks.astype(xp.float64)
+
+
+def crossover_keys(xp: Any, rng: Any, a: Any, b: Any, rate: float) -> Any:
+    """Two-point crossover of activity lists (Hartmann 1998) on standardized keys.
+
+    The child's list takes positions ``[0, q1)`` from ``a``, then the next ``q2 - q1`` tasks
+    not yet taken in ``b``'s order, then the rest in ``a``'s order. Rows without crossover
+    (probability ``1 - rate``) copy ``a``. ``a``, ``b``: (C, N) ranks. Returns (C, N) ranks.
+    """
+    C, N = a.shape
+    cuts = xp.sort(rng.integers(0, N + 1, (C, 2)), axis=1)
+    q1, q2 = cuts[:, :1], cuts[:, 1:]
+    from_a = a < q1
+    order_b = xp.argsort(b, axis=1, kind="stable")
+    rest_in_b = ~xp.take_along_axis(from_a, order_b, axis=1)
+    pos = xp.cumsum(rest_in_b, axis=1) - 1  # place among the remaining tasks, in b's order
+    pos_task = xp.empty_like(pos)
+    rows = xp.arange(C)[:, None]
+    pos_task[rows, order_b] = pos
+    from_b = ~from_a & (pos_task < (q2 - q1))
+    child = xp.where(from_a, a, xp.where(from_b, q1 + pos_task, N + a))
+    child = standardize_keys(xp, child)
+    mix = rng.random((C, 1)) < rate
+    return xp.where(mix, child, a)
+
+
+def mutate_keys(xp: Any, rng: Any, keys: Any, rate: float) -> Any:
+    """Shift mutation on ranks: each task, with probability ``rate``, moves by up to two
+    places either way in the list (a neighbour swap when the decoder allows it; cf. Hartmann
+    1998). (C, N) -> (C, N) float64 (no longer standardized)."""
+    C, N = keys.shape
+    hit = rng.random((C, N)) < rate
+    return xp.where(hit, keys + (rng.random((C, N)) * 5.0 - 2.5), keys)
+
+
+class AllowedSampler:
+    """Draws uniformly among each task's allowed nodes, batched.
+
+    Built once per problem from the eligibility table as a CSR list (``ptr`` (N+1,),
+    ``nodes`` (nnz,) int32); ``xp`` arrays, so it runs on the device with the population.
+    """
+
+    def __init__(self, xp: Any, problem: Problem) -> None:
+        self.xp = xp
+        N, M = problem.n_tasks, problem.n_nodes
+        if N * M <= (1 << 25):
+            table = problem.allowed
+            counts = table.sum(axis=1)
+            nodes = np.nonzero(table)[1].astype(np.int32)
+        else:
+            lists = [problem.allowed_nodes(i).astype(np.int32) for i in range(N)]
+            counts = np.array([len(v) for v in lists])
+            nodes = np.concatenate(lists)
+        ptr = np.zeros(N + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        self.everywhere = bool((counts == M).all())
+        self.n_nodes = M
+        self.ptr = xp.asarray(ptr)
+        self.count = xp.asarray(counts.astype(np.int64))
+        self.nodes = xp.asarray(nodes)
+
+    def draw(self, rng: Any, shape: tuple[int, int]) -> Any:
+        """(C, N) int32: for every task (column) an allowed node chosen uniformly."""
+        xp = self.xp
+        u = rng.random(shape)
+        if self.everywhere:
+            return xp.minimum((u * self.n_nodes).astype(xp.int32), self.n_nodes - 1)
+        pick = xp.minimum((u * self.count[None, :]).astype(xp.int64), self.count[None, :] - 1)
+        return self.nodes[self.ptr[None, :-1] + pick]
+
+    def allowed(self, pop: Any) -> Any:
+        """(C, N) bool: whether each gene names an allowed node (binary search in the CSR)."""
+        xp = self.xp
+        if self.everywhere:
+            return xp.ones(pop.shape, bool)
+        C, N = pop.shape
+        lo = xp.broadcast_to(self.ptr[None, :-1], (C, N)).copy()
+        hi = xp.broadcast_to(self.ptr[None, 1:], (C, N)).copy()
+        while True:  # lower bound of the gene in the task's sorted node list
+            open_ = lo < hi
+            if not bool(open_.any()):
+                break
+            mid = (lo + hi) // 2
+            val = self.nodes[xp.minimum(mid, self.nodes.shape[0] - 1)]
+            go_right = open_ & (val < pop)
+            lo = xp.where(go_right, mid + 1, lo)
+            hi = xp.where(open_ & ~go_right, mid, hi)
+        inside = lo < self.ptr[None, 1:]
+        return inside & (self.nodes[xp.minimum(lo, self.nodes.shape[0] - 1)] == pop)
+
+
+def mutate_reassign(xp: Any, rng: Any, pop: Any, rate: float, sampler: AllowedSampler) -> Any:
+    """Each gene, with probability ``rate``, moves to an allowed node drawn uniformly."""
+    hit = rng.random(pop.shape) < rate
+    return xp.where(hit, sampler.draw(rng, pop.shape), pop)
+
+
+def mutate_swap(xp: Any, rng: Any, pop: Any, rate: float) -> Any:
+    """With probability ``rate`` per row, two random tasks exchange their nodes."""
+    C, N = pop.shape
+    out = pop.copy()
+    rows = xp.flatnonzero(rng.random(C) < rate)
+    if rows.shape[0] == 0 or N < 2:
+        return out
+    a = rng.integers(0, N, rows.shape[0])
+    b = rng.integers(0, N, rows.shape[0])
+    va, vb = out[rows, a], out[rows, b]
+    out[rows, a] = vb
+    out[rows, b] = va
+    return out
+
+
+def row_hash(xp: Any, pop: Any, keys: Any, weights: Any) -> Any:
+    """(P,) int64 fingerprint of each genome (assignment, and the key order when given):
+    a dot product with fixed random odd weights, wrapping modulo 2**64."""
+    N = pop.shape[1]
+    h = (pop.astype(xp.int64) * weights[None, :N]).sum(axis=1)
+    if keys is not None:
+        ranks = standardize_keys(xp, keys).astype(xp.int64)
+        h = h + (ranks * weights[None, N:]).sum(axis=1)
+    return h
+
+
+def select_survivors(xp: Any, objective: Any, violation: Any, hashes: Any, n: int,
+                     sense: str) -> Any:
+    """Elitist (mu + lambda) replacement with duplicate control.
+
+    Among the pooled parents and children, keep one copy of each distinct genome (the first:
+    parents come first in the pool), rank feasibility-first and return the indices of the
+    best ``n`` (fewer only if fewer are distinct; then duplicates fill the rest, best first).
+    """
+    _, first = xp.unique(hashes, return_index=True)
+    distinct = xp.zeros(hashes.shape[0], bool)
+    distinct[first] = True
+    order = xp.asarray(rank_order(_host(objective), _host(violation), sense))
+    order = xp.concatenate([order[distinct[order]], order[~distinct[order]]])
+    return order[:n]
+
+
+def _host(a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
