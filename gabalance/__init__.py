@@ -1,5 +1,6 @@
 """gabalance: which node runs which AI task, and when, on heterogeneous clusters."""
 
+from gabalance.algorithms import GA, GAParams
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
 from gabalance.problem import (
     OBJECTIVES,
@@ -12,19 +13,25 @@ from gabalance.problem import (
     Task,
     mode_of,
 )
+from gabalance.result import SolveResult
+from gabalance.solve import METHODS, solve
 from gabalance.validate import Validation, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GA",
+    "METHODS",
     "OBJECTIVES",
     "PLACEMENT_OBJECTIVES",
     "SCHEDULE_OBJECTIVES",
     "Dependency",
     "Evaluation",
+    "GAParams",
     "Node",
     "Problem",
     "ProblemError",
+    "SolveResult",
     "Task",
     "Validation",
     "__version__",
@@ -32,5 +39,6 @@ __all__ = [
     "evaluate",
     "mode_of",
     "rank_order",
+    "solve",
     "validate",
 ]

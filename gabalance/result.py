@@ -1,0 +1,134 @@
+"""``SolveResult``: what :func:`gabalance.solve` returns, a ``scipy.optimize.OptimizeResult``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from gabalance.problem import Problem
+
+__all__ = ["STATUS", "SolveResult"]
+
+#: meaning of ``SolveResult.status`` (0-2 as in ``scipy.optimize.milp``)
+STATUS = {
+    0: "optimal: proven optimal (exact methods only)",
+    1: "limit reached: the time, generation or evaluation limit ended the search",
+    2: "infeasible: no feasible solution was found (proven infeasible for exact methods)",
+    3: "completed: a constructive method (baseline) ran to the end",
+    4: "stopped: interrupted (Ctrl-C) or stopped by the callback; the best so far is returned",
+}
+
+_FORMAT = "gabalance-result"
+_ARRAYS = ("x", "keys", "start", "finish")
+
+
+class SolveResult(OptimizeResult):
+    """Result of :func:`gabalance.solve` (a dict with attribute access, like SciPy's).
+
+    Attributes
+    ----------
+    x : ndarray, shape (N,), int32
+        Node index of every task in the best solution found.
+    fun : float
+        Its objective value, in the objective's own units and sense.
+    violation : float
+        Its constraint violation (0 = feasible; see docs/model.md).
+    success : bool
+        True when a feasible solution was found and the run ended normally.
+    status : int
+        See :data:`STATUS`.
+    message : str
+    nit : int
+        Generations (iterations) completed.
+    nfev : int
+        Full evaluations (schedule decodes) made.
+    assignment : dict
+        Task name -> node name.
+    keys : ndarray, shape (N,), float64, or None
+        Schedule mode: the priority keys that decode to ``start``/``finish``.
+    start, finish : ndarray, shape (N,), float64, or None
+        Schedule mode: start and finish time of every task.
+    history : dict of lists
+        ``generation``, ``time`` (seconds since the start), ``best`` (objective of the best so
+        far), ``violation`` and ``nfev``, one entry per generation (entry 0 = first population).
+    objective, sense, mode, method, backend : str
+    seed : int or None
+    time : float
+        Wall time of the whole solve, seconds.
+    params : dict or None
+        The algorithm's parameters.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values."""
+        out: dict[str, Any] = {"format": _FORMAT, "version": 1}
+        for k, v in self.items():
+            if isinstance(v, np.ndarray):
+                v = v.tolist()
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out
+
+    def save(self, path: str | Path) -> None:
+        """Write the result as JSON (reload with :meth:`load`)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path, problem: Problem | None = None) -> SolveResult:
+        """Read a result written by :meth:`save`.
+
+        With ``problem``, the solution is checked against it: task and node names must match,
+        :func:`gabalance.validate` must agree with the stored violation, and evaluating the
+        stored genome must reproduce ``fun`` (else ``ValueError`` says what differs).
+        """
+        doc = json.loads(Path(path).read_text())
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ValueError(f"{path}: not a gabalance result file")
+        doc.pop("format")
+        doc.pop("version", None)
+        res = cls(doc)
+        for k in _ARRAYS:
+            if res.get(k) is not None:
+                res[k] = np.asarray(res[k], np.int32 if k == "x" else np.float64)
+        if problem is not None:
+            res.check(problem)
+        return res
+
+    def check(self, problem: Problem) -> None:
+        """Re-validate this result against ``problem`` (see :meth:`load`); raises ValueError."""
+        from gabalance.evaluate import evaluate
+        from gabalance.validate import validate
+
+        x = np.asarray(self.x)
+        if x.shape != (problem.n_tasks,):
+            raise ValueError(f"result has {x.shape[0]} tasks, the problem {problem.n_tasks}")
+        names = self.get("assignment") or {}
+        for i, task in enumerate(problem.task_names):
+            node = names.get(task)
+            if node != problem.node_names[int(x[i])]:
+                raise ValueError(f"task {task!r}: result says node {node!r}, its x says "
+                                 f"{problem.node_names[int(x[i])]!r}")
+        schedule = self.get("mode") == "schedule"
+        ev = evaluate(problem, x, self.get("keys") if schedule else None,
+                      objective=self["objective"], sense=self.get("sense"), backend="numpy",
+                      schedule=True if schedule else None)
+        if not np.isclose(ev.objective[0], self.fun, rtol=1e-9, atol=0):
+            raise ValueError(f"stored objective {self.fun} but the solution evaluates to "
+                             f"{ev.objective[0]}")
+        start = ev.start[0] if ev.start is not None else None
+        check = validate(problem, x, start)
+        if check.ok != (self.violation == 0):
+            raise ValueError(f"stored violation {self.violation} but validate() says: {check}")
+
+    def __repr__(self) -> str:
+        keys = ("fun", "violation", "success", "status", "message", "nit", "nfev", "method",
+                "backend", "time")
+        body = "\n".join(f"{k:>10}: {self[k]!r}" for k in keys if k in self)
+        return f"SolveResult(\n{body}\n)"
+
+    __str__ = __repr__

@@ -1,0 +1,337 @@
+"""``solve()``: argument checks, method dispatch, termination, progress and callbacks."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gabalance.algorithms.ga import GA, GAParams
+from gabalance.backend import resolve_backend
+from gabalance.evaluate import evaluate
+from gabalance.problem import MAX_OBJECTIVES, OBJECTIVES, Problem, mode_of
+from gabalance.result import SolveResult
+
+__all__ = ["METHODS", "solve"]
+
+#: search methods (take params, seeds, time limits, warm starts)
+SEARCH_METHODS = ("ga",)
+#: constructive baselines, each run once
+BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
+                    "best_fit_decreasing", "heft", "random")
+METHODS = SEARCH_METHODS + BASELINE_METHODS
+
+#: generations run when neither ``time_limit`` nor ``max_generations`` is given
+DEFAULT_GENERATIONS = 300
+
+
+def _initial_iv(problem: Problem, initial: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Assignment (N,) int32 and keys (N,) or None from any accepted warm-start form."""
+    N, M = problem.n_tasks, problem.n_nodes
+    keys = None
+    if isinstance(initial, SolveResult):
+        keys = initial.get("keys")
+        initial = initial.x
+    if isinstance(initial, dict):
+        index = {t: i for i, t in enumerate(problem.task_names)}
+        x = np.full(N, -1, np.int64)
+        for task, node in initial.items():
+            if task not in index:
+                raise ValueError(f"initial names unknown task {task!r}")
+            x[index[task]] = _node_index(problem, node, task)
+        missing = [problem.task_names[i] for i in np.flatnonzero(x < 0)[:5]]
+        if missing:
+            raise ValueError(f"initial gives no node for task(s) {', '.join(map(repr, missing))}")
+        return x.astype(np.int32), None
+    arr = np.asarray(initial)
+    if arr.shape != (N,):
+        raise ValueError(f"initial must give one node per task, shape ({N},), got shape "
+                         f"{arr.shape}")
+    if arr.dtype.kind in "US":
+        x = np.array([_node_index(problem, str(v), problem.task_names[i])
+                      for i, v in enumerate(arr.tolist())], np.int64)
+    elif arr.dtype.kind in "iu":
+        bad = np.flatnonzero((arr < 0) | (arr >= M))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"initial[{i}] = {arr[i]} (task {problem.task_names[i]!r}) is not a"
+                             f" node index; the problem has {M} nodes")
+        x = arr.astype(np.int64)
+    else:
+        raise ValueError(f"initial must hold node indices or node names, got dtype {arr.dtype}")
+    if keys is not None:
+        keys = np.asarray(keys, np.float64)
+        if keys.shape != (N,):
+            keys = None
+    return x.astype(np.int32), keys
+
+
+def _node_index(problem: Problem, node: Any, task: str) -> int:
+    if isinstance(node, (int, np.integer)) and not isinstance(node, bool):
+        if 0 <= int(node) < problem.n_nodes:
+            return int(node)
+    else:
+        try:
+            return problem.node_names.index(str(node))
+        except ValueError:
+            pass
+    raise ValueError(f"initial: task {task!r} names unknown node {node!r}")
+
+
+def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit: Any,
+              max_generations: Any, params: Any, initial: Any, callback: Any) -> dict[str, Any]:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
+    if objective is None:
+        objective = problem.objective
+        if objective is None:
+            raise ValueError("no objective: pass objective=... or set Problem.objective")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r} (choose from {', '.join(OBJECTIVES)})")
+    mode = mode_of(objective)
+    if mode == "placement" and problem.n_edges:
+        raise ValueError(f"objective {objective!r} is a placement objective (all tasks resident "
+                         f"at once), but the problem has {problem.n_edges} dependencies; use a "
+                         "schedule objective (makespan, weighted_completion)")
+    if sense is None:
+        sense = problem.sense if objective in MAX_OBJECTIVES else "min"
+    if sense not in ("min", "max"):
+        raise ValueError(f"sense must be 'min' or 'max', got {sense!r}")
+    if sense == "max" and objective not in MAX_OBJECTIVES:
+        raise ValueError(f"objective {objective!r} can only be minimised")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if method == "heft" and mode != "schedule":
+        raise ValueError(f"method 'heft' builds schedules; objective {objective!r} is a "
+                         "placement objective")
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
+                or not math.isfinite(time_limit) or time_limit <= 0:
+            raise ValueError(f"time_limit must be a positive number of seconds, got "
+                             f"{time_limit!r}")
+    if max_generations is not None:
+        if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)) \
+                or max_generations < 0:
+            raise ValueError(f"max_generations must be a non-negative integer, got "
+                             f"{max_generations!r}")
+    if method in SEARCH_METHODS:
+        if params is None:
+            params = GAParams()
+        elif isinstance(params, dict):
+            params = GAParams.from_dict(params)
+        elif not isinstance(params, GAParams):
+            raise TypeError(f"params must be a GAParams (or a dict of its fields) for method "
+                            f"{method!r}, got {type(params).__name__}")
+    elif params is not None:
+        raise TypeError(f"method {method!r} takes no params")
+    x0 = keys0 = None
+    if initial is not None:
+        if method not in SEARCH_METHODS:
+            raise ValueError(f"initial is only used by search methods ({', '.join(SEARCH_METHODS)})"
+                             f", not by {method!r}")
+        x0, keys0 = _initial_iv(problem, initial)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    return dict(objective=objective, sense=sense, mode=mode, params=params, x0=x0,
+                keys0=keys0)
+
+
+class _Progress:
+    """A one-line progress display on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, enabled: bool, label: str, time_limit: float | None,
+                 max_generations: int | None) -> None:
+        self.enabled, self.label = enabled, label
+        self.time_limit, self.max_generations = time_limit, max_generations
+        self.last = 0.0
+
+    def show(self, gen: int, elapsed: float, best: float, violation: float,
+             final: bool = False) -> None:
+        if not self.enabled or (not final and elapsed - self.last < 0.1):
+            return
+        self.last = elapsed
+        total = []
+        if self.max_generations is not None:
+            total.append(f"gen {gen}/{self.max_generations}")
+        else:
+            total.append(f"gen {gen}")
+        total.append(f"{elapsed:.1f}" + (f"/{self.time_limit:g} s" if self.time_limit else " s"))
+        state = "feasible" if violation == 0 else f"violation {violation:.4g}"
+        sys.stderr.write(f"\r[{self.label}] {'  '.join(total)}  best {best:.6g} ({state})   ")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def solve(
+    problem: Problem,
+    objective: str | None = None,
+    *,
+    sense: str | None = None,
+    method: str = "ga",
+    backend: str = "auto",
+    time_limit: float | None = None,
+    max_generations: int | None = None,
+    seed: int | None = None,
+    params: GAParams | dict | None = None,
+    initial: Any = None,
+    callback: Callable[[SolveResult], Any] | None = None,
+    progress: bool = False,
+) -> SolveResult:
+    """Find a good assignment (and, for schedule objectives, a schedule) for ``problem``.
+
+    Parameters
+    ----------
+    problem : Problem
+    objective : str, optional
+        One of :data:`gabalance.OBJECTIVES` (default ``problem.objective``).
+    sense : {"min", "max"}, optional
+        Only ``cost`` may be maximised (default ``problem.sense`` for cost).
+    method : str, default "ga"
+        "ga" (:class:`gabalance.algorithms.GA`) or a baseline from :mod:`gabalance.baselines`:
+        round_robin, least_connections, least_loaded, first_fit_decreasing,
+        best_fit_decreasing, heft (schedule objectives), random.
+    backend : {"auto", "numba", "numpy"}
+        Evaluation engine (``auto`` honours ``GABALANCE_BACKEND``).
+    time_limit : float, optional
+        Seconds of wall time for the whole solve; the search stops before a generation that
+        would end past it (checked between generations).
+    max_generations : int, optional
+        Generations after the first population. With neither limit, 300 generations.
+    seed : int, optional
+        Seed of the run's one random generator: same seed and backend, same result.
+    params : GAParams or dict, optional
+        Search parameters (see :class:`gabalance.GAParams`).
+    initial : array_like (N,) of node indices or names, dict task -> node, or SolveResult
+        Warm start: this solution joins the first population (after repair).
+    callback : callable, optional
+        Called after every generation with the current best as a :class:`SolveResult`
+        (``x``, ``fun``, ``violation``, ``nit``, ``nfev``, ``time``); returning True or
+        raising ``StopIteration`` stops the search (status 4).
+    progress : bool, default False
+        Show generation, time and the best value on stderr.
+
+    Returns
+    -------
+    SolveResult
+        Ctrl-C during the search also returns the best found so far (status 4).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> res = gb.solve(examples.load("scenario"), "makespan", max_generations=20, seed=0)
+    >>> res.success
+    True
+    """
+    t0 = time.perf_counter()
+    a = _solve_iv(problem, objective, sense, method, time_limit, max_generations, params,
+                  initial, callback)
+    objective, sense, mode = a["objective"], a["sense"], a["mode"]
+    backend_name = resolve_backend(backend)
+    base = dict(objective=objective, sense=sense, mode=mode, method=method,
+                backend=backend_name, seed=seed)
+    if method in BASELINE_METHODS:
+        return _baseline(problem, method, seed, base, t0)
+    if time_limit is None and max_generations is None:
+        max_generations = DEFAULT_GENERATIONS
+    params = a["params"]
+    ga = GA(problem, objective, sense=sense, params=params, backend=backend_name, seed=seed)
+    budget = 5.0 if time_limit is None else min(5.0, 0.2 * time_limit)
+    history: dict[str, list] = {"generation": [], "time": [], "best": [], "violation": [],
+                                "nfev": []}
+
+    def record() -> None:
+        _, _, fun, viol = ga.best
+        history["generation"].append(ga.generation)
+        history["time"].append(time.perf_counter() - t0)
+        history["best"].append(fun)
+        history["violation"].append(viol)
+        history["nfev"].append(ga.nfev)
+
+    bar = _Progress(progress, f"gabalance {method}", time_limit, max_generations)
+    status, message = 1, ""
+    try:
+        ga.init(a["x0"], a["keys0"], seed_budget_s=budget)
+        record()
+        last_gen = 0.0
+        while True:
+            now = time.perf_counter() - t0
+            if max_generations is not None and ga.generation >= max_generations:
+                message = f"generation limit reached ({max_generations})"
+                break
+            if time_limit is not None and now + last_gen > time_limit:
+                message = f"time limit reached ({time_limit:g} s)"
+                break
+            g0 = time.perf_counter()
+            ga.step()
+            last_gen = time.perf_counter() - g0
+            record()
+            bar.show(ga.generation, history["time"][-1], history["best"][-1],
+                     history["violation"][-1])
+            if callback is not None:
+                x, k, fun, viol = ga.best
+                partial = SolveResult(x=x, keys=k, fun=fun, violation=viol, nit=ga.generation,
+                                      nfev=ga.nfev, time=history["time"][-1], **base)
+                try:
+                    stop = callback(partial)
+                except StopIteration:
+                    stop = True
+                if stop is True:
+                    status, message = 4, "stopped by the callback"
+                    break
+    except KeyboardInterrupt:
+        status, message = 4, "interrupted"
+        if not history["generation"]:
+            raise
+    if history["generation"] and history["generation"][-1] != ga.generation:
+        record()
+    x, keys, _, _ = ga.best
+    res = _finish(problem, x, keys, base, status, message, t0)
+    res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=params.to_dict(),
+               seeded=list(ga.seeded))
+    bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
+    return res
+
+
+def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict[str, Any],
+            status: int, message: str, t0: float) -> SolveResult:
+    """Evaluate the chosen genome once more (times included) and fill in the result."""
+    schedule = base["mode"] == "schedule"
+    ev = evaluate(problem, x, keys if schedule else None, objective=base["objective"],
+                  sense=base["sense"], backend=base["backend"],
+                  schedule=True if schedule else None)
+    fun, viol = float(ev.objective[0]), float(ev.violation[0])
+    if viol > 0:
+        status, message = 2, (message + "; " if message else "") + "no feasible solution found"
+    elif not message:
+        message = "completed"
+    res = SolveResult(
+        x=np.asarray(x, np.int32), fun=fun, violation=viol,
+        success=bool(viol == 0 and status in (0, 1, 3, 4)), status=status, message=message,
+        nit=0, nfev=1,
+        assignment={t: problem.node_names[int(j)] for t, j in zip(problem.task_names, x)},
+        keys=None if not schedule or keys is None else np.asarray(keys, np.float64),
+        start=ev.start[0] if ev.start is not None else None,
+        finish=ev.finish[0] if ev.finish is not None else None,
+        history=None, params=None, **base)
+    res["time"] = time.perf_counter() - t0
+    return res
+
+
+def _baseline(problem: Problem, method: str, seed: int | None, base: dict[str, Any],
+              t0: float) -> SolveResult:
+    from gabalance import baselines
+
+    fn = baselines.BASELINES[method]
+    if method == "least_loaded":
+        plan = fn(problem, base["objective"])
+    elif method == "random":
+        plan = fn(problem, seed)
+    else:
+        plan = fn(problem)
+    return _finish(problem, plan.assignment, plan.keys, base, 3, "", t0)
