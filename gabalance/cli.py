@@ -1,15 +1,25 @@
-"""Command line: ``gabalance demo | info | show``."""
+"""Command line: ``gabalance solve | check-result | demo | info | show``.
+
+Exit codes: 0 success; 1 no feasible solution (``solve``), a result that does not check out
+(``check-result``), or validate() and the solver disagreeing (``demo``); 2 bad input (a
+missing or malformed file, an unknown objective or method, invalid parameters), reported on
+one line of stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
-import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+FORMATS = ("json", "orlib-gap", "yagiura-gap", "psplib")
+BACKEND_CHOICES = ("auto", "numba", "numpy")
 
 
 def _load(name_or_path: str):
@@ -28,52 +38,203 @@ def _summary(problem) -> str:
     return "\n".join(lines)
 
 
+def _read(fmt: str, path: str, sense: str | None, index: int | None = None):
+    """A problem from ``path`` in format ``fmt`` (json also takes a bundled example name)."""
+    from gabalance import io
+
+    if index is not None and fmt != "orlib-gap":
+        raise ValueError("--index picks a problem in a multi-problem OR-Library file; it "
+                         "needs --format orlib-gap")
+    if fmt == "json":
+        return _load(path)
+    if fmt == "orlib-gap":
+        path, hash_, k = path.partition("#")
+        if hash_ and index is not None:
+            raise ValueError("give the problem's position either as FILE#K or as --index K, "
+                             "not both")
+        if k and not k.isdigit():
+            raise ValueError(f"in FILE#K, K picks the problem in the file and must be a whole "
+                             f"number, got {k!r}")
+        if index is None:
+            index = int(k or 1)
+        if index < 1:
+            raise ValueError(f"--index is 1-based, got {index}")
+        return io.read_orlib_gap_one(path, index, sense=sense)
+    if fmt == "yagiura-gap":
+        return io.read_yagiura_gap(path, sense=sense or "min")
+    return io.read_psplib(path)
+
+
+def _read_params(path: str | None) -> Any:
+    from gabalance import GAParams
+
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: GA parameters must be a JSON object of GAParams fields "
+                         f"(e.g. {{\"population\": 50}}), got {type(values).__name__}")
+    try:
+        return GAParams.from_dict(values)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _feasibility(problem, res) -> tuple[bool, Any]:
+    """What :func:`gabalance.validate` says about a result: (feasible, Validation)."""
+    import gabalance as gb
+
+    check = gb.validate(problem, res.x, res.get("start"))
+    return check.ok, check
+
+
+def _last_tasks(problem, res, count: int = 5) -> list[str]:
+    start, finish, x = res.get("start"), res.get("finish"), res.x
+    if start is None or finish is None:
+        return []
+    lines = [f"makespan:    {float(np.max(finish)):.6g}" if len(finish) else "makespan:    0",
+             f"last {min(count, len(finish))} tasks to finish:"]
+    for i in np.argsort(finish, kind="stable")[-count:]:
+        lines.append(f"  {problem.task_names[i]:>12} on {problem.node_names[x[i]]:<12} "
+                     f"start {start[i]:10.4g}  finish {finish[i]:10.4g}")
+    return lines
+
+
+def _solve(problem, **kwargs):
+    """``gabalance.solve`` with wrong-type arguments reported like any other bad input."""
+    import gabalance as gb
+
+    try:
+        return gb.solve(problem, **kwargs)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from gabalance.result import STATUS
+
+    problem = _read(args.format, args.file, args.sense, args.index)
+    if args.objective is None and problem.objective is None:
+        raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
+    params = _read_params(args.params)
+    res = _solve(problem, objective=args.objective, sense=args.sense, method=args.method,
+                 backend=args.backend, time_limit=args.time_limit,
+                 max_generations=args.generations, seed=args.seed, params=params,
+                 progress=args.progress)
+    feasible, check = _feasibility(problem, res)
+    print(_summary(problem))
+    print(f"method:      {res.method} (backend {res.backend}, seed {res.seed})")
+    print(f"objective:   {res.objective} ({res.sense}) = {res.fun:.10g}")
+    print(f"feasible:    {'yes' if feasible else 'no'} (gabalance.validate), "
+          f"violation {res.violation:.6g}")
+    print(f"generations: {res.nit}, evaluations: {res.nfev}")
+    print(f"time:        {res.time:.3f} s")
+    label = STATUS.get(res.status, "").split(":")[0]
+    print(f"status:      {res.status} ({label}): {res.message}")
+    for line in _last_tasks(problem, res):
+        print(line)
+    if not feasible:
+        problems = str(check).splitlines()
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        print("broken constraints: " + "; ".join(problems[:3]) + more)
+    if args.out:
+        res.save(args.out)
+        print(f"wrote {args.out}")
+    if feasible != (res.violation == 0):
+        print("gabalance: error: validate() and the solver disagree on feasibility",
+              file=sys.stderr)
+        return 1
+    return 0 if feasible else 1
+
+
+def cmd_check_result(args: argparse.Namespace) -> int:
+    from gabalance import SolveResult
+
+    problem = _read(args.format, args.file, args.sense, args.index)
+    res = SolveResult.load(args.result)  # unreadable or not a result file: bad input, exit 2
+    try:
+        res.check(problem)  # what SolveResult.load(path, problem) runs
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+        msg = " ".join(str(exc).split())
+        print(f"invalid: {args.result} does not check out against {problem.name!r}: {msg}",
+              file=sys.stderr)
+        return 1
+    feasible, check = _feasibility(problem, res)
+    what = (f"{res.get('method', '?')} result, {res['objective']} = {res.fun:.10g} "
+            f"(re-evaluated and re-validated against {problem.name!r})")
+    if not feasible:
+        problems = str(check).splitlines()
+        print(f"infeasible: {what}; violation {res.violation:.6g}: " + "; ".join(problems[:3]))
+        return 1
+    print(f"valid: {what}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import gabalance as gb
-    from gabalance.baselines import BASELINES
+    from gabalance.backend import resolve_backend
+    from gabalance.solve import BASELINE_METHODS
 
     problem = _load(args.instance)
     objective = args.objective or problem.objective or "makespan"
     schedule = gb.mode_of(objective) == "schedule"  # an unknown objective is reported here
     print(_summary(problem))
     print(f"\nobjective: {objective} ({'schedule' if schedule else 'placement'} mode); "
-          "feasible = gabalance.validate finds no broken constraint\n")
-    print(f"{'baseline':<22} {objective:>20} {'violation':>10} {'feasible':>9} {'ms':>8}")
+          "feasible = gabalance.validate finds no broken constraint")
+    print(f"GA: seed {args.seed}, time limit {args.time_limit:g} s, backend "
+          f"{resolve_backend(args.backend)}; "
+          "the baselines each build one plan\n", flush=True)
     rows = []
-    consistent = True
-    for name, baseline in BASELINES.items():
-        if name == "heft" and not schedule:
+    ga = _solve(problem, objective=objective, method="ga", backend=args.backend,
+                time_limit=args.time_limit, seed=args.seed, progress=sys.stderr.isatty())
+    rows.append(ga)
+    for method in BASELINE_METHODS:
+        if method == "heft" and not schedule:
             continue  # HEFT orders tasks for a schedule; it has no placement meaning
-        t0 = time.perf_counter()
-        plan = baseline(problem, objective) if name == "least_loaded" else (
-            baseline(problem, 0) if name == "random" else baseline(problem))
-        ms = (time.perf_counter() - t0) * 1e3
-        ev = gb.evaluate(problem, plan.assignment, plan.keys if schedule else None,
-                         objective=objective, backend=args.backend,
-                         schedule=True if schedule else None)
-        start = None if ev.start is None else ev.start[0]
-        check = gb.validate(problem, plan.assignment, start)
-        consistent &= check.ok == (ev.violation[0] == 0)
-        rows.append((name, plan, ev))
-        print(f"{name:<22} {ev.objective[0]:>20.6g} {ev.violation[0]:>10.4g} "
-              f"{'yes' if check.ok else 'no':>9} {ms:>8.1f}")
-    order = gb.rank_order([ev.objective[0] for _, _, ev in rows],
-                          [ev.violation[0] for _, _, ev in rows], rows[0][2].sense)
-    name, plan, ev = rows[int(order[0])]
-    x = plan.assignment
-    print(f"\nbest baseline: {name} (backend {ev.backend})")
+        rows.append(_solve(problem, objective=objective, method=method, backend=args.backend,
+                           seed=args.seed))
+    consistent = True
+    feasible = []
+    print(f"{'method':<22} {objective:>20} {'violation':>10} {'feasible':>9} {'time s':>8}")
+    for res in rows:
+        ok, _ = _feasibility(problem, res)
+        consistent &= ok == (res.violation == 0)
+        feasible.append(ok)
+        print(f"{res.method:<22} {res.fun:>20.8g} {res.violation:>10.4g} "
+              f"{'yes' if ok else 'no':>9} {res.time:>8.2f}")
+    sense = ga.sense
+    order = gb.rank_order([r.fun for r in rows], [r.violation for r in rows], sense)
+    best = rows[int(order[0])]
+    base = [r for r in rows if r.method != "ga"]
+    bb = base[int(gb.rank_order([r.fun for r in base], [r.violation for r in base],
+                                sense)[0])]
+    print(f"\nbest: {best.method} ({objective} {best.fun:.8g}); the GA ran {ga.nit} "
+          f"generations, {ga.nfev} evaluations")
+    if ga.violation == 0 and bb.violation == 0 and bb.fun != 0:
+        gain = (bb.fun - ga.fun) if sense == "min" else (ga.fun - bb.fun)
+        pct = 100.0 * gain / abs(bb.fun)
+        word = "better" if gain >= 0 else "worse"
+        print(f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): {abs(pct):.2f}% {word}")
+    elif ga.violation == 0 and bb.violation > 0:
+        print("GA vs the best baseline: only the GA found a feasible plan")
+    else:
+        print(f"GA vs the best baseline ({bb.method}): "
+              + ("no feasible GA plan" if ga.violation > 0 else "no percentage (objective 0)"))
+    x = best.x
     counts = np.bincount(x, minlength=problem.n_nodes)
     busiest = np.argsort(-counts, kind="stable")[:5]
     print("busiest nodes: " + ", ".join(
         f"{problem.node_names[j]} ({counts[j]} tasks)" for j in busiest))
-    if ev.start is not None and ev.finish is not None:
-        start, finish = ev.start[0], ev.finish[0]
-        print("last tasks to finish:")
-        for i in np.argsort(finish, kind="stable")[-5:]:
-            print(f"  {problem.task_names[i]:>12} on {problem.node_names[x[i]]:<12} "
-                  f"start {start[i]:10.4g}  finish {finish[i]:10.4g}")
+    for line in _last_tasks(problem, best):
+        print(line)
     if not consistent:
-        print("error: validate() and evaluate() disagree on feasibility", file=sys.stderr)
+        print("gabalance: error: validate() and the solver disagree on feasibility",
+              file=sys.stderr)
     return 0 if consistent else 1
 
 
@@ -83,32 +244,21 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     import gabalance as gb
     from gabalance.backend import BACKENDS, resolve_backend
+    from gabalance.solve import BASELINE_METHODS, DEFAULT_GENERATIONS, SEARCH_METHODS
 
     print(f"gabalance {gb.__version__}")
     print(f"python    {platform.python_version()} ({platform.machine()}, {os.cpu_count()} cpus)")
     print(f"numpy     {np.__version__}\nscipy     {scipy.__version__}")
     print(f"numba     {numba.__version__} ({numba.get_num_threads()} threads)")
     print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
+    print(f"methods   search: {', '.join(SEARCH_METHODS)}; baselines: "
+          f"{', '.join(BASELINE_METHODS)}")
+    print(f"objectives placement: {', '.join(gb.PLACEMENT_OBJECTIVES)}; schedule: "
+          f"{', '.join(gb.SCHEDULE_OBJECTIVES)}")
+    defaults = ", ".join(f"{k}={v}" for k, v in gb.GAParams().to_dict().items())
+    print(f"GA        defaults: {defaults}")
+    print(f"          without --time-limit or --generations: {DEFAULT_GENERATIONS} generations")
     return 0
-
-
-FORMATS = ("json", "orlib-gap", "yagiura-gap", "psplib")
-
-
-def _read(fmt: str, path: str, sense: str | None):
-    from gabalance import io
-
-    if fmt == "json":
-        return _load(path)
-    if fmt == "orlib-gap":
-        path, _, index = path.partition("#")
-        if index and not index.isdigit():
-            raise ValueError(f"in FILE#K, K picks the problem in the file and must be a whole "
-                             f"number, got {index!r}")
-        return io.read_orlib_gap_one(path, int(index or 1), sense=sense)
-    if fmt == "yagiura-gap":
-        return io.read_yagiura_gap(path, sense=sense or "min")
-    return io.read_psplib(path)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -120,17 +270,65 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_input(p: argparse.ArgumentParser, sense_help: str) -> None:
+    p.add_argument("--format", default="json", choices=FORMATS,
+                   help="file format (default json; json also takes a bundled example name)")
+    p.add_argument("--index", type=int, default=None, metavar="K",
+                   help="orlib-gap: solve problem K (1-based) of the file (or FILE#K)")
+    p.add_argument("--sense", default=None, choices=["min", "max"], help=sense_help)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gabalance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gabalance", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run every baseline balancer on a bundled instance")
+
+    solve = sub.add_parser("solve", help="solve a problem with the GA or a baseline")
+    solve.add_argument("file", help="a problem file, or a bundled example (scenario, "
+                                    "ai_cluster)")
+    solve.add_argument("--method", default="ga",
+                       help="ga (default) or a baseline: round_robin, least_connections, "
+                            "least_loaded, first_fit_decreasing, best_fit_decreasing, heft "
+                            "(schedule objectives), random")
+    solve.add_argument("--objective", default=None,
+                       help="default: the problem's own objective")
+    _add_input(solve, "objective sense (only cost may be maximised; for GAP files also the "
+                      "sense the file is read with)")
+    solve.add_argument("--time-limit", type=float, default=None, metavar="S",
+                       help="wall-clock seconds for the whole solve")
+    solve.add_argument("--generations", type=int, default=None, metavar="N",
+                       help="generation limit (with neither limit: 300 generations)")
+    solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    solve.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    solve.add_argument("--params", default=None, metavar="PARAMS.json",
+                       help="GA parameters: a JSON object of GAParams fields")
+    solve.add_argument("--out", default=None, metavar="RESULT.json",
+                       help="save the result as JSON (check it with check-result)")
+    solve.add_argument("--progress", action="store_true",
+                       help="show generation, time and best value on stderr")
+    solve.set_defaults(func=cmd_solve)
+
+    check = sub.add_parser("check-result",
+                           help="reload a saved result and re-validate it against its problem")
+    check.add_argument("result", help="a result JSON written by solve --out")
+    check.add_argument("file", help="the problem it solves (file or bundled example name)")
+    _add_input(check, "sense for GAP files (default: the file's own)")
+    check.set_defaults(func=cmd_check_result)
+
+    demo = sub.add_parser("demo", help="GA and every baseline on a bundled instance, one table")
     demo.add_argument("--instance", default="ai_cluster",
                       help="bundled name (ai_cluster, scenario) or a problem JSON file")
-    demo.add_argument("--objective", default=None)
-    demo.add_argument("--backend", default="auto", choices=["auto", "numba", "numpy"])
+    demo.add_argument("--objective", default=None,
+                      help="default: the instance's own objective")
+    demo.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    demo.add_argument("--time-limit", type=float, default=20.0, metavar="S",
+                      help="GA wall-clock seconds (default 20)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=cmd_demo)
-    info = sub.add_parser("info", help="versions and backends")
+
+    info = sub.add_parser("info", help="versions, threads, backends, methods, GA defaults")
     info.set_defaults(func=cmd_info)
+
     show = sub.add_parser("show", help="load, validate and summarise a problem file")
     show.add_argument("file", help="a problem file; for orlib-gap FILE#K picks problem K")
     show.add_argument("--format", default="json", choices=FORMATS)
@@ -138,11 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="objective sense for GAP files (default: the file's own)")
     show.add_argument("--out", default=None, help="also write the problem as JSON here")
     show.set_defaults(func=cmd_show)
+
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except (ValueError, OSError) as exc:
-        print(f"gabalance: error: {exc}", file=sys.stderr)
+        msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"gabalance: error: {msg}", file=sys.stderr)
         return 2
 
 

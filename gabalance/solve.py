@@ -239,8 +239,8 @@ def solve(
         return _baseline(problem, method, seed, base, t0)
     if time_limit is None and max_generations is None:
         max_generations = DEFAULT_GENERATIONS
-    params = a["params"]
-    ga = GA(problem, objective, sense=sense, params=params, backend=backend_name, seed=seed)
+    ga_params: GAParams = a["params"]
+    ga = GA(problem, objective, sense=sense, params=ga_params, backend=backend_name, seed=seed)
     budget = 5.0 if time_limit is None else min(5.0, 0.2 * time_limit)
     history: dict[str, list] = {"generation": [], "time": [], "best": [], "violation": [],
                                 "nfev": []}
@@ -292,7 +292,7 @@ def solve(
         record()
     x, keys, _, _ = ga.best
     res = _finish(problem, x, keys, base, status, message, t0)
-    res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=params.to_dict(),
+    res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=ga_params.to_dict(),
                seeded=list(ga.seeded))
     bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
     return res

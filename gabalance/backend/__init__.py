@@ -22,7 +22,8 @@ import numpy as np
 from gabalance._fit import demand3
 from gabalance.problem import Problem
 
-__all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "pack", "resolve_backend"]
+__all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "pack", "resolve_backend",
+           "score_matrix"]
 
 log = logging.getLogger("gabalance")
 
@@ -148,6 +149,20 @@ def pack(problem: Problem) -> Packed:
     )
     problem._cache_packed = packed
     return packed
+
+
+def score_matrix(pk: Packed, sign: float) -> np.ndarray:
+    """``sign * cost`` as (N, M) float64 (``sign * runtime`` without a cost), cached on the
+    packed problem; (1, 1) zeros when neither is given (kernels then use duration / speed)."""
+    cache = pk.__dict__.setdefault("_scores", {})
+    if sign not in cache:
+        if pk.has_cost:
+            cache[sign] = sign * pk.cost.astype(np.float64)
+        elif pk.has_runtime:
+            cache[sign] = sign * pk.runtime
+        else:
+            cache[sign] = np.zeros((1, 1))
+    return cache[sign]
 
 
 def resolve_backend(name: str | None = "auto") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from gabalance.backend import Packed
+from gabalance.backend import Packed, score_matrix
 
 
 def _dynamic_chunks(P: int):
@@ -370,10 +370,11 @@ def _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime, group_ok, t
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j):
-    if has_cost:
-        return sign * np.float64(cost[i, j])
-    return sign * _runtime(has_runtime, runtime, duration, speed, i, j)
+def _score(has_score, score, duration, speed, sign, i, j):
+    """The signed cost of task i on node j: ``score`` when given, else duration / speed."""
+    if has_score:
+        return score[i, j]
+    return sign * (duration[i] / speed[j])
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
@@ -454,7 +455,7 @@ def _util(load, capacity, demand3, j, i, sgn):
 
 @numba.njit(cache=True, nogil=True)
 def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, duration, speed,
-                 has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+                 has_score, score, elig_mode, allowed, group_ok, task_group, code, sign, passes):
     N = x.shape[0]
     M, K = capacity.shape
     per = demand3.shape[1] > 1
@@ -479,7 +480,7 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
             ov = _overflow(load, capacity, scale, j, True, demand3, i, 1) \
                 - _overflow(load, capacity, scale, j, False, demand3, i, 0)
             if code == 0:
-                sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+                sc = _score(has_score, score, duration, speed, sign, i, j)
             else:
                 sc = _util(load, capacity, demand3, j, i, 1)
             if ov < b_over or (ov == b_over and sc < b_sc):
@@ -504,7 +505,7 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
                 if not _fits(load, capacity, demand3, i, j):
                     continue
                 if code == 0:
-                    sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+                    sc = _score(has_score, score, duration, speed, sign, i, j)
                 else:
                     sc = _util(load, capacity, demand3, j, i, 1)
                 if sc < b_sc:
@@ -541,12 +542,12 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
                 i = order[t]
                 src = x[i]
                 best = -1
-                b_sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, src)
+                b_sc = _score(has_score, score, duration, speed, sign, i, src)
                 for j in range(M):
                     if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
                                            runtime, group_ok, task_group, i, j):
                         continue
-                    sc = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, i, j)
+                    sc = _score(has_score, score, duration, speed, sign, i, j)
                     if sc < b_sc and _fits(load, capacity, demand3, i, j):
                         best, b_sc = j, sc
                 if best >= 0:
@@ -555,7 +556,7 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
             for ta in range(N):  # swap: the best partner later in the order
                 a = order[ta]
                 ja = x[a]
-                ca = _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, a, ja)
+                ca = _score(has_score, score, duration, speed, sign, a, ja)
                 best = -1
                 b_d = 0.0
                 for tb in range(ta + 1, N):
@@ -563,10 +564,9 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
                     jb = x[b]
                     if jb == ja:
                         continue
-                    d = (_score(has_cost, cost, has_runtime, runtime, duration, speed, sign, a, jb)
-                         + _score(has_cost, cost, has_runtime, runtime, duration, speed, sign, b,
-                                  ja)) - (ca + _score(has_cost, cost, has_runtime, runtime,
-                                                      duration, speed, sign, b, jb))
+                    d = (_score(has_score, score, duration, speed, sign, a, jb)
+                         + _score(has_score, score, duration, speed, sign, b, ja)) \
+                        - (ca + _score(has_score, score, duration, speed, sign, b, jb))
                     if d < b_d and _ok(elig_mode, allowed, capacity, demand3, has_runtime,
                                        runtime, group_ok, task_group, a, jb) \
                             and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
@@ -578,6 +578,9 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
                     _move(load, demand3, x, a, jb)
                     _move(load, demand3, x, best, ja)
                     improved = True
+            if _chains(x, order, load, capacity, demand3, has_runtime, runtime, duration, speed,
+                       has_score, score, elig_mode, allowed, group_ok, task_group, sign):
+                improved = True
             if not improved:
                 break
     elif code == 1:
@@ -654,6 +657,107 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
 
 
 @numba.njit(cache=True, nogil=True)
+def _alternatives(x, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
+                  score, elig_mode, allowed, group_ok, task_group, sign, alt_node, alt_sc,
+                  alt_delta):
+    """For every task, the best other allowed node with room now and the score change."""
+    for b in range(x.shape[0]):
+        _alternative(b, x, load, capacity, demand3, has_runtime, runtime, duration, speed,
+                     has_score, score, elig_mode, allowed, group_ok, task_group, sign, alt_node,
+                     alt_sc, alt_delta)
+
+
+@numba.njit(cache=True, nogil=True)
+def _alternative(b, x, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
+                 score, elig_mode, allowed, group_ok, task_group, sign, alt_node, alt_sc,
+                 alt_delta):
+    cur = _score(has_score, score, duration, speed, sign, b, x[b])
+    best = -1
+    b_sc = np.inf
+    for j in range(capacity.shape[0]):
+        if j == x[b] or not _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                group_ok, task_group, b, j):
+            continue
+        sc = _score(has_score, score, duration, speed, sign, b, j)
+        if sc < b_sc and _fits(load, capacity, demand3, b, j):
+            best, b_sc = j, sc
+    alt_node[b] = best
+    alt_sc[b] = b_sc
+    alt_delta[b] = b_sc - cur if best >= 0 else np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _chains(x, order, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
+            score, elig_mode, allowed, group_ok, task_group, sign):
+    """Ejection chains of length two (cf. Yagiura, Ibaraki & Glover 2004): task a moves to
+    the node j of task b, and b leaves j for its best other node with room. Returns whether
+    a chain was applied."""
+    N = x.shape[0]
+    per = demand3.shape[1] > 1
+    K = capacity.shape[1]
+    alt_node = np.empty(N, np.int64)
+    alt_delta = np.empty(N)
+    alt_sc = np.empty(N)
+    _alternatives(x, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
+                  score, elig_mode, allowed, group_ok, task_group, sign, alt_node, alt_sc,
+                  alt_delta)
+    applied = False
+    for ta in range(N):
+        a = order[ta]
+        src = x[a]
+        ca = _score(has_score, score, duration, speed, sign, a, src)
+        best = -1
+        b_g = 0.0
+        for tb in range(N):
+            b = order[tb]
+            j = x[b]
+            if j == src or alt_node[b] < 0:
+                continue
+            g = (_score(has_score, score, duration, speed, sign, a, j) - ca) \
+                + alt_delta[b]
+            if g < b_g and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                               group_ok, task_group, a, j):
+                fit = True
+                for k in range(K):
+                    if load[j, k] + demand3[a, j if per else 0, k] \
+                            - demand3[b, j if per else 0, k] > capacity[j, k]:
+                        fit = False
+                        break
+                if fit:
+                    best, b_g = b, g
+        if best >= 0:
+            j = x[best]
+            dest = alt_node[best]
+            _move(load, demand3, x, best, dest)
+            _move(load, demand3, x, a, j)
+            applied = True
+            # update the alternatives for the loads that changed (src lost a, j swapped a for
+            # b, dest gained b); this gives what a full _alternatives pass would give
+            for t in range(N):
+                if t == a or t == best or alt_node[t] == dest or alt_node[t] == j:
+                    _alternative(t, x, load, capacity, demand3, has_runtime, runtime,
+                                 duration, speed, has_score, score, elig_mode, allowed, group_ok,
+                                 task_group, sign, alt_node, alt_sc, alt_delta)
+                    continue
+                cur = _score(has_score, score, duration, speed, sign, t,
+                             x[t])
+                for side in range(2):
+                    n = src if side == 0 else j
+                    if n == x[t] or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                            runtime, group_ok, task_group, t, n):
+                        continue
+                    sc = _score(has_score, score, duration, speed, sign,
+                                t, n)
+                    held = alt_sc[t]
+                    if (sc < held or (sc == held and n < alt_node[t])) \
+                            and _fits(load, capacity, demand3, t, n):
+                        alt_node[t] = n
+                        alt_sc[t] = sc
+                        alt_delta[t] = sc - cur
+    return applied
+
+
+@numba.njit(cache=True, nogil=True)
 def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, has_runtime,
                        runtime, group_ok, task_group, passes):
     """Shift moves that lower the standard deviation of utilization (sum of squares at a fixed
@@ -714,10 +818,10 @@ def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, ha
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _improve_kernel(pop, orders, capacity, demand3, scale, has_runtime, runtime, duration, speed,
-                    has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+                    has_score, score, elig_mode, allowed, group_ok, task_group, code, sign, passes):
     for p in numba.prange(pop.shape[0]):
         _improve_one(pop[p], orders[p], capacity, demand3, scale, has_runtime, runtime, duration,
-                     speed, has_cost, cost, elig_mode, allowed, group_ok, task_group, code, sign,
+                     speed, has_score, score, elig_mode, allowed, group_ok, task_group, code, sign,
                      passes)
 
 
@@ -731,5 +835,6 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
     """
     with _dynamic_chunks(pop.shape[0]):
         _improve_kernel(pop, orders, pk.capacity, pk.demand3, pk.scale, pk.has_runtime,
-                        pk.runtime, pk.duration, pk.speed, pk.has_cost, pk.cost, pk.elig_mode,
-                        pk.allowed, pk.group_ok, pk.task_group, code, sign, passes)
+                        pk.runtime, pk.duration, pk.speed, pk.has_cost or pk.has_runtime,
+                        score_matrix(pk, sign), pk.elig_mode, pk.allowed, pk.group_ok,
+                        pk.task_group, code, sign, passes)

@@ -7,6 +7,7 @@ docs/model.md step by step (a heap of ready tasks, a step profile per node).
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 import numpy as np
 
@@ -242,18 +243,20 @@ class _Placement:
     def over(self, j: int) -> bool:
         return bool(np.any(self.load[j] > self.pk.capacity[j]))
 
-    def overflow(self, load: np.ndarray) -> np.ndarray:
-        """Scaled overload of each row of ``load`` (..., K), added over k left to right."""
+    def overflow(self, load: np.ndarray, nodes: Any = slice(None)) -> np.ndarray:
+        """Scaled overload of each row of ``load`` (n, K), the loads of ``nodes`` (default
+        all), added over k left to right."""
+        cap = self.pk.capacity[nodes]
         total = np.zeros(load.shape[:-1])
         for k in range(load.shape[-1]):
-            over = load[..., k] - self.pk.capacity[..., k]
+            over = load[..., k] - cap[..., k]
             if self.pk.scale[k] > 0:
                 total = total + np.where(over > 0, over / self.pk.scale[k], 0.0)
         return total
 
-    def util(self, load: np.ndarray) -> np.ndarray:
-        """Largest utilization of each node for loads ``load`` (M, K)."""
-        cap = self.pk.capacity
+    def util(self, load: np.ndarray, nodes: Any = slice(None)) -> np.ndarray:
+        """Largest utilization of ``nodes`` (default all) for their loads ``load`` (n, K)."""
+        cap = self.pk.capacity[nodes]
         best = np.zeros(load.shape[0])
         with np.errstate(divide="ignore", invalid="ignore"):
             for k in range(load.shape[1]):
@@ -311,7 +314,7 @@ def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, c
         if not s.over(src):
             continue
         without = s.load[src] - s.d(i)[src]
-        gain_src = s.overflow(without[None])[0] - s.overflow(s.load[src][None])[0]
+        gain_src = s.overflow(without[None], [src])[0] - s.overflow(s.load[src][None], [src])[0]
         d = gain_src + s.overflow(s.load + s.d(i)) - s.overflow(s.load)
         d = np.where(ok[i] & (s.nodes != src), d, np.inf)
         j = _first_min(d)
@@ -329,7 +332,7 @@ def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, c
             for i in order:
                 if x[i] != top:
                     continue
-                u_src = s.util((s.load[top] - s.d(i)[top])[None])[0]
+                u_src = s.util((s.load[top] - s.d(i)[top])[None], [top])[0]
                 if not u_src < u_top:
                     continue
                 after = s.util(s.load + s.d(i))
@@ -389,7 +392,7 @@ def _improve_cost(s: _Placement, order: np.ndarray, passes: int) -> None:
             valid = (jb != ja) & (d < 0) & ok[a, jb] & ok[b, ja]
             if not valid.any():
                 continue
-            da, db = s.d(a), np.stack([s.d(int(q)) for q in b[valid]]) if valid.any() else None
+            da, db = s.d(a), np.stack([s.d(int(q)) for q in b[valid]])
             cap, load = s.pk.capacity, s.load
             vb = np.flatnonzero(valid)
             fit_a = np.all(load[ja] - da[ja] + db[np.arange(len(vb)), ja] <= cap[ja], axis=1)
@@ -403,8 +406,56 @@ def _improve_cost(s: _Placement, order: np.ndarray, passes: int) -> None:
                 s.move(a, target)
                 s.move(partner, ja)
                 improved = True
+        if _chains(s, order):
+            improved = True
         if not improved:
             break
+
+
+def _alternatives(s: _Placement) -> tuple[np.ndarray, np.ndarray]:
+    """Each task's best other allowed node with room now (-1: none) and the score change."""
+    pk, x = s.pk, s.x
+    N = len(x)
+    d = pk.demand3 if s.per else np.broadcast_to(pk.demand3, (N, *pk.capacity.shape))
+    fits = np.all(s.load[None] + d <= pk.capacity[None], axis=2)
+    valid = s.ok & fits
+    valid[np.arange(N), x] = False
+    masked = np.where(valid, s.score, np.inf)
+    node = np.argmin(masked, axis=1)
+    found = np.isfinite(masked[np.arange(N), node])
+    cur = s.score[np.arange(N), x]
+    delta = np.where(found, masked[np.arange(N), node] - cur, np.inf)
+    return np.where(found, node, -1), delta
+
+
+def _chains(s: _Placement, order: np.ndarray) -> bool:
+    """Ejection chains of length two: a moves to b's node j, b to its best other node."""
+    x, score, cap = s.x, s.score, s.pk.capacity
+    alt_node, alt_delta = _alternatives(s)
+    applied = False
+    for a in order:
+        src = x[a]
+        ca = score[a, src]
+        j = x[order]
+        g = (score[a, j] - ca) + alt_delta[order]
+        valid = (j != src) & (alt_node[order] >= 0) & (g < 0) & s.ok[a, j]
+        if not valid.any():
+            continue
+        cand = np.flatnonzero(valid)
+        jc = j[cand]
+        da = s.d(int(a))[jc]
+        db = np.stack([s.d(int(order[c]))[jj] for c, jj in zip(cand, jc)])
+        fit = np.all(s.load[jc] + da - db <= cap[jc], axis=1)
+        pick = _first_min(np.where(fit, g[cand], np.inf))
+        if pick < 0:
+            continue
+        b = int(order[cand[pick]])
+        target = int(x[b])
+        s.move(b, int(alt_node[b]))
+        s.move(int(a), target)
+        applied = True
+        alt_node, alt_delta = _alternatives(s)
+    return applied
 
 
 def _improve_imbalance(s: _Placement, order: np.ndarray, passes: int) -> None:
