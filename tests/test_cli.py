@@ -1,31 +1,154 @@
-"""The command line: demo, show, info, and clear errors."""
+"""The command line: solve, check-result, demo, show, info, and clear errors."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from gabalance.cli import main
 
+BASELINES = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
+             "best_fit_decreasing", "heft", "random")
+
 
 def test_demo_on_bundled_instances(capsys):
-    assert main(["demo", "--instance", "scenario"]) == 0
+    assert main(["demo", "--instance", "scenario", "--time-limit", "2", "--backend", "numpy"]) \
+        == 0
     out = capsys.readouterr().out
     assert "Problem('scenario', 5 tasks, 5 nodes" in out
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
-    for name in ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
-                 "best_fit_decreasing", "heft", "random"):
+    for name in ("ga", *BASELINES):
         assert lines[name][2:4] == ["0", "yes"], lines[name]  # schedules never overload
-    assert "best baseline:" in out
-    assert main(["demo", "--backend", "numpy", "--instance", "scenario",
-                 "--objective", "max_utilization"]) == 0
+    assert float(lines["ga"][1]) <= float(lines["heft"][1])  # heft seeds the GA
+    assert "best: " in out and "GA vs the best baseline" in out
+    # the scenario has dependencies, so placement objectives are refused, plainly
+    assert main(["demo", "--instance", "scenario", "--objective", "max_utilization"]) == 2
+    assert "placement objective" in capsys.readouterr().err
+
+
+def test_demo_placement_objective_has_no_heft_row(tmp_path, capsys):
+    from pathlib import Path
+
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    problem = tmp_path / "gap.json"
+    assert main(["show", "--format", "orlib-gap", "--sense", "max", f"{gap}#1",
+                 "--out", str(problem)]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--instance", str(problem), "--time-limit", "1", "--backend",
+                 "numpy", "--objective", "max_utilization"]) == 0
     out = capsys.readouterr().out
     assert "max_utilization (placement mode)" in out and "heft" not in out
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["ga"]]
+    assert rows and rows[0][3] == "yes"
 
 
-def test_demo_default_instance(capsys):
-    assert main(["demo"]) == 0
+def test_demo_default_instance_uses_its_objective(capsys):
+    from gabalance import examples
+
+    objective = examples.load("ai_cluster").objective
+    assert main(["demo", "--time-limit", "1", "--backend", "numpy"]) == 0
     out = capsys.readouterr().out
-    assert "500 tasks, 64 nodes" in out and "last tasks to finish" in out
+    assert "500 tasks, 64 nodes" in out and "tasks to finish" in out
+    assert f"objective: {objective} (schedule mode)" in out
+    header = next(line for line in out.splitlines() if line.startswith("method "))
+    assert header.split()[1] == objective
+    assert "% better" in out or "% worse" in out
+
+
+def test_solve_ga_and_check_result_round_trip(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["solve", "scenario", "--generations", "5", "--seed", "1",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for label in ("method:      ga", "objective:   makespan (min) = ", "feasible:    yes",
+                  "generations: 5", "status:      1 (limit reached)", "makespan:",
+                  "last 5 tasks to finish:", f"wrote {out}"):
+        assert label in text, label
+    assert main(["check-result", str(out), "scenario"]) == 0
+    assert capsys.readouterr().out.startswith("valid: ga result, makespan = ")
+    # a tampered result is caught (exit 1), another problem too
+    doc = json.loads(out.read_text())
+    doc["fun"] += 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert main(["check-result", str(bad), "scenario"]) == 1
+    assert "stored objective" in capsys.readouterr().err
+    assert main(["check-result", str(out), "ai_cluster"]) == 1
+    assert "result has 5 tasks, the problem 500" in capsys.readouterr().err
+    assert main(["check-result", str(tmp_path / "none.json"), "scenario"]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_solve_baseline_placement_and_params(tmp_path, capsys):
+    from gabalance import examples
+
+    assert main(["solve", "scenario", "--method", "heft", "--backend", "numpy"]) == 0
+    text = capsys.readouterr().out
+    assert "method:      heft (backend numpy" in text and "status:      3 (completed)" in text
+    assert "generations: 0, evaluations: 1" in text
+    params = tmp_path / "params.json"
+    params.write_text('{"population": 10, "local_search": 0}')
+    out = tmp_path / "r.json"
+    assert main(["solve", str(examples.path("scenario")), "--objective", "weighted_completion",
+                 "--params", str(params), "--generations", "3", "--backend", "numpy",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert json.loads(out.read_text())["params"]["population"] == 10
+
+
+def test_solve_gap_file_with_index(tmp_path, capsys):
+    from pathlib import Path
+
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    out = tmp_path / "r.json"
+    assert main(["solve", str(gap), "--format", "orlib-gap", "--index", "1", "--sense", "max",
+                 "--generations", "3", "--backend", "numpy", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "objective:   cost (max) = " in text and "makespan" not in text
+    assert main(["check-result", str(out), str(gap), "--format", "orlib-gap", "--index", "1",
+                 "--sense", "max"]) == 0
+    assert capsys.readouterr().out.startswith("valid: ga result, cost = ")
+    # problem 2 puts loads 3 + 4 on one agent of capacity 5: no feasible plan, exit 1
+    assert main(["solve", f"{gap}#2", "--format", "orlib-gap", "--sense", "max",
+                 "--generations", "2", "--backend", "numpy", "--out", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "feasible:    no" in text and "status:      2 (infeasible)" in text
+    assert "over capacity" in text
+    assert main(["check-result", str(out), f"{gap}#2", "--format", "orlib-gap",
+                 "--sense", "max"]) == 1
+    assert capsys.readouterr().out.startswith("infeasible: ga result, cost = ")
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--index", "1"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["solve", "scenario", "--objective", "speed"], "unknown objective 'speed'"),
+    (["solve", "scenario", "--method", "simplex"], "unknown method 'simplex'"),
+    (["solve", "missing.json"], "No such file"),
+    (["solve", "scenario", "--time-limit", "0"], "time_limit must be a positive number"),
+    (["solve", "scenario", "--index", "2"], "needs --format orlib-gap"),
+])
+def test_solve_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+    assert captured.err.startswith("gabalance: error: ") and captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err
+
+
+def test_solve_bad_params_file(tmp_path, capsys):
+    params = tmp_path / "params.json"
+    for text, message in (('{"population": 1}', "GAParams.population must be an integer >= 2"),
+                          ('{"popsize": 50}', "unknown GAParams field(s): popsize"),
+                          ("[50]", "must be a JSON object"),
+                          ("{population: 5", "invalid JSON")):
+        params.write_text(text)
+        assert main(["solve", "scenario", "--params", str(params)]) == 2
+        assert message in capsys.readouterr().err, text
+    params.write_text('{"population": 10}')
+    assert main(["solve", "scenario", "--method", "heft", "--params", str(params)]) == 2
+    assert "method 'heft' takes no params" in capsys.readouterr().err
 
 
 def test_show_and_errors(tmp_path, capsys):
@@ -44,9 +167,14 @@ def test_show_and_errors(tmp_path, capsys):
 
 
 def test_info(capsys):
+    import numba
+
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "numba" in out and "auto -> numba" in out
+    assert f"({numba.get_num_threads()} threads)" in out
+    assert "search: ga; baselines: round_robin, " in out and "heft" in out
+    assert "population=100" in out and "seed_baselines=True" in out
 
 
 def test_usage_error():
