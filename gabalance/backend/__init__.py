@@ -23,7 +23,7 @@ from gabalance._fit import demand3
 from gabalance.problem import Problem
 
 __all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "pack", "resolve_backend",
-           "score_matrix"]
+           "score_matrix", "transposed"]
 
 log = logging.getLogger("gabalance")
 
@@ -163,6 +163,20 @@ def score_matrix(pk: Packed, sign: float) -> np.ndarray:
         else:
             cache[sign] = np.zeros((1, 1))
     return cache[sign]
+
+
+def transposed(pk: Packed, name: str, sign: float = 1.0) -> np.ndarray:
+    """Node-major copy of ``demand3`` ((M, N, K); as is for per-task demands) or of the
+    score matrix ((M, N)), for kernels that scan all tasks against one node (cached)."""
+    cache = pk.__dict__.setdefault("_transposed", {})
+    key = (name, sign)
+    if key not in cache:
+        if name == "demand3":
+            d = pk.demand3
+            cache[key] = np.ascontiguousarray(d.transpose(1, 0, 2)) if d.shape[1] > 1 else d
+        else:
+            cache[key] = np.ascontiguousarray(score_matrix(pk, sign).T)
+    return cache[key]
 
 
 def resolve_backend(name: str | None = "auto") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from gabalance.backend import Packed, score_matrix
+from gabalance.backend import Packed, score_matrix, transposed
 
 
 def _dynamic_chunks(P: int):
@@ -454,8 +454,9 @@ def _util(load, capacity, demand3, j, i, sgn):
 
 
 @numba.njit(cache=True, nogil=True)
-def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, duration, speed,
-                 has_score, score, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runtime, duration,
+                 speed, has_score, score, score_t, elig_mode, allowed, group_ok, task_group, code,
+                 sign, passes):
     N = x.shape[0]
     M, K = capacity.shape
     per = demand3.shape[1] > 1
@@ -553,31 +554,10 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
                 if best >= 0:
                     _move(load, demand3, x, i, best)
                     improved = True
-            for ta in range(N):  # swap: the best partner later in the order
-                a = order[ta]
-                ja = x[a]
-                ca = _score(has_score, score, duration, speed, sign, a, ja)
-                best = -1
-                b_d = 0.0
-                for tb in range(ta + 1, N):
-                    b = order[tb]
-                    jb = x[b]
-                    if jb == ja:
-                        continue
-                    d = (_score(has_score, score, duration, speed, sign, a, jb)
-                         + _score(has_score, score, duration, speed, sign, b, ja)) \
-                        - (ca + _score(has_score, score, duration, speed, sign, b, jb))
-                    if d < b_d and _ok(elig_mode, allowed, capacity, demand3, has_runtime,
-                                       runtime, group_ok, task_group, a, jb) \
-                            and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
-                                    group_ok, task_group, b, ja) \
-                            and _swap_fits(load, capacity, demand3, a, ja, b, jb):
-                        best, b_d = b, d
-                if best >= 0:
-                    jb = x[best]
-                    _move(load, demand3, x, a, jb)
-                    _move(load, demand3, x, best, ja)
-                    improved = True
+            if _swaps(x, order, load, capacity, demand3, demand_t, duration, speed, has_score,
+                      score, score_t, elig_mode, allowed, has_runtime, runtime, group_ok,
+                      task_group, sign):
+                improved = True
             if _chains(x, order, load, capacity, demand3, has_runtime, runtime, duration, speed,
                        has_score, score, elig_mode, allowed, group_ok, task_group, sign):
                 improved = True
@@ -657,6 +637,63 @@ def _improve_one(x, order, capacity, demand3, scale, has_runtime, runtime, durat
 
 
 @numba.njit(cache=True, nogil=True)
+def _swaps(x, order, load, capacity, demand3, demand_t, duration, speed, has_score, score,
+           score_t, elig_mode, allowed, has_runtime, runtime, group_ok, task_group, sign):
+    """Swap moves: each task a (in ``order``) exchanges nodes with the partner b (scanned by
+    index; the lowest index among equals) that lowers the score most while both nodes keep
+    within capacity. ``score_t`` / ``demand_t`` are node-major copies so the scan over b
+    reads memory in order. Returns whether a swap was made."""
+    N = x.shape[0]
+    K = capacity.shape[1]
+    per = demand3.shape[1] > 1
+    cur = np.empty(N)
+    for b in range(N):
+        cur[b] = _score(has_score, score, duration, speed, sign, b, x[b])
+    swapped = False
+    for ta in range(N):
+        a = order[ta]
+        ja = x[a]
+        ca = cur[a]
+        best = -1
+        b_d = 0.0
+        for b in range(N):
+            jb = x[b]
+            if jb == ja:
+                continue
+            if has_score:
+                d = (score[a, jb] + score_t[ja, b]) - (ca + cur[b])
+            else:
+                d = (sign * (duration[a] / speed[jb]) + sign * (duration[b] / speed[ja])) \
+                    - (ca + cur[b])
+            if d < b_d:
+                fit = True
+                for k in range(K):
+                    if per:
+                        da_a, da_b = demand3[a, ja, k], demand_t[ja, b, k]
+                        db_b, db_a = demand_t[jb, b, k], demand3[a, jb, k]
+                    else:
+                        da_a, da_b = demand3[a, 0, k], demand3[b, 0, k]
+                        db_b, db_a = demand3[b, 0, k], demand3[a, 0, k]
+                    if load[ja, k] - da_a + da_b > capacity[ja, k] \
+                            or load[jb, k] - db_b + db_a > capacity[jb, k]:
+                        fit = False
+                        break
+                if fit and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                               group_ok, task_group, a, jb) \
+                        and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                group_ok, task_group, b, ja):
+                    best, b_d = b, d
+        if best >= 0:
+            jb = x[best]
+            _move(load, demand3, x, a, jb)
+            _move(load, demand3, x, best, ja)
+            cur[a] = _score(has_score, score, duration, speed, sign, a, jb)
+            cur[best] = _score(has_score, score, duration, speed, sign, best, ja)
+            swapped = True
+    return swapped
+
+
+@numba.njit(cache=True, nogil=True)
 def _alternatives(x, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
                   score, elig_mode, allowed, group_ok, task_group, sign, alt_node, alt_sc,
                   alt_delta):
@@ -708,8 +745,7 @@ def _chains(x, order, load, capacity, demand3, has_runtime, runtime, duration, s
         ca = _score(has_score, score, duration, speed, sign, a, src)
         best = -1
         b_g = 0.0
-        for tb in range(N):
-            b = order[tb]
+        for b in range(N):  # partners by index: the lowest index among equals
             j = x[b]
             if j == src or alt_node[b] < 0:
                 continue
@@ -817,12 +853,13 @@ def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, ha
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _improve_kernel(pop, orders, capacity, demand3, scale, has_runtime, runtime, duration, speed,
-                    has_score, score, elig_mode, allowed, group_ok, task_group, code, sign, passes):
+def _improve_kernel(pop, orders, capacity, demand3, demand_t, scale, has_runtime, runtime,
+                    duration, speed, has_score, score, score_t, elig_mode, allowed, group_ok,
+                    task_group, code, sign, passes):
     for p in numba.prange(pop.shape[0]):
-        _improve_one(pop[p], orders[p], capacity, demand3, scale, has_runtime, runtime, duration,
-                     speed, has_score, score, elig_mode, allowed, group_ok, task_group, code, sign,
-                     passes)
+        _improve_one(pop[p], orders[p], capacity, demand3, demand_t, scale, has_runtime, runtime,
+                     duration, speed, has_score, score, score_t, elig_mode, allowed, group_ok,
+                     task_group, code, sign, passes)
 
 
 def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int, sign: float,
@@ -834,7 +871,8 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
     ``sign`` is 1.0 to minimise the cost objective and -1.0 to maximise it.
     """
     with _dynamic_chunks(pop.shape[0]):
-        _improve_kernel(pop, orders, pk.capacity, pk.demand3, pk.scale, pk.has_runtime,
-                        pk.runtime, pk.duration, pk.speed, pk.has_cost or pk.has_runtime,
-                        score_matrix(pk, sign), pk.elig_mode, pk.allowed, pk.group_ok,
-                        pk.task_group, code, sign, passes)
+        score = score_matrix(pk, sign)
+        _improve_kernel(pop, orders, pk.capacity, pk.demand3, transposed(pk, "demand3"),
+                        pk.scale, pk.has_runtime, pk.runtime, pk.duration, pk.speed,
+                        pk.has_cost or pk.has_runtime, score, transposed(pk, "score", sign),
+                        pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, sign, passes)

@@ -383,28 +383,27 @@ def _improve_cost(s: _Placement, order: np.ndarray, passes: int) -> None:
             if j >= 0:
                 s.move(i, j)
                 improved = True
-        for ta in range(N):  # swap
-            a = order[ta]
+        for a in order:  # swap: the best partner, scanned by index
             ja = x[a]
-            b = order[ta + 1:]
-            jb = x[b]
-            d = (score[a, jb] + score[b, ja]) - (score[a, ja] + score[b, jb])
-            valid = (jb != ja) & (d < 0) & ok[a, jb] & ok[b, ja]
+            jb = x
+            d = (score[a, jb] + score[:, ja]) - (score[a, ja] + score[np.arange(N), jb])
+            valid = (jb != ja) & (d < 0)
             if not valid.any():
                 continue
-            da, db = s.d(a), np.stack([s.d(int(q)) for q in b[valid]])
-            cap, load = s.pk.capacity, s.load
             vb = np.flatnonzero(valid)
-            fit_a = np.all(load[ja] - da[ja] + db[np.arange(len(vb)), ja] <= cap[ja], axis=1)
             jbv = jb[vb]
-            fit_b = np.all(load[jbv] - db[np.arange(len(vb)), jbv] + da[jbv] <= cap[jbv], axis=1)
-            dd = np.where(fit_a & fit_b, d[vb], np.inf)
+            da = s.d(int(a))
+            db = np.stack([s.d(int(q)) for q in vb])
+            cap, load = s.pk.capacity, s.load
+            rows = np.arange(len(vb))
+            fit_a = np.all(load[ja] - da[ja] + db[rows, ja] <= cap[ja], axis=1)
+            fit_b = np.all(load[jbv] - db[rows, jbv] + da[jbv] <= cap[jbv], axis=1)
+            dd = np.where(fit_a & fit_b & ok[a, jbv] & ok[vb, ja], d[vb], np.inf)
             pick = _first_min(dd)
             if pick >= 0:
-                partner = int(b[vb[pick]])
-                target = int(x[partner])
-                s.move(a, target)
-                s.move(partner, ja)
+                partner = int(vb[pick])
+                s.move(int(a), int(jbv[pick]))
+                s.move(partner, int(ja))
                 improved = True
         if _chains(s, order):
             improved = True
@@ -436,20 +435,20 @@ def _chains(s: _Placement, order: np.ndarray) -> bool:
     for a in order:
         src = x[a]
         ca = score[a, src]
-        j = x[order]
-        g = (score[a, j] - ca) + alt_delta[order]
-        valid = (j != src) & (alt_node[order] >= 0) & (g < 0) & s.ok[a, j]
+        j = x
+        g = (score[a, j] - ca) + alt_delta
+        valid = (j != src) & (alt_node >= 0) & (g < 0) & s.ok[a, j]
         if not valid.any():
             continue
         cand = np.flatnonzero(valid)
         jc = j[cand]
         da = s.d(int(a))[jc]
-        db = np.stack([s.d(int(order[c]))[jj] for c, jj in zip(cand, jc)])
+        db = np.stack([s.d(int(c))[jj] for c, jj in zip(cand, jc)])
         fit = np.all(s.load[jc] + da - db <= cap[jc], axis=1)
         pick = _first_min(np.where(fit, g[cand], np.inf))
         if pick < 0:
             continue
-        b = int(order[cand[pick]])
+        b = int(cand[pick])
         target = int(x[b])
         s.move(b, int(alt_node[b]))
         s.move(int(a), target)
