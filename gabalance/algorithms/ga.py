@@ -81,8 +81,13 @@ class GAParams:
     key_mutation : float, default 0.05
         Schedule mode: per-task probability of a shift of its list position (Hartmann 1998).
     local_search : int, default 3
-        Placement mode: passes of repair and shift/swap improvement per child (0: repair
-        only, no improvement).
+        Placement mode: passes of repair and shift/swap/ejection-chain improvement per child
+        (0: repair only, no improvement).
+    oscillation : float, default 0.5
+        Cost objective: strength of the penalized descent that precedes repair (strategic
+        oscillation; Yagiura, Ibaraki & Glover 2004). Each child's penalty weight is drawn
+        from ``[0, 2 * oscillation]`` in units where overloading a node by one average task
+        costs the whole range of the costs; 0 turns the phase off.
     justify : bool, default True
         Schedule mode: forward-backward improvement of every child.
     seed_baselines : bool, default True
@@ -100,6 +105,7 @@ class GAParams:
     swap: float = 0.3
     key_mutation: float = 0.05
     local_search: int = 3
+    oscillation: float = 0.5
     justify: bool = True
     seed_baselines: bool = True
     stagnation: int = 0
@@ -127,6 +133,10 @@ class GAParams:
         whole("stagnation", 0)
         for name in ("crossover", "swap", "key_mutation"):
             prob(name)
+        v = self.oscillation
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                or not 0.0 <= float(v) < float("inf"):
+            raise ValueError(f"GAParams.oscillation must be a finite number >= 0, got {v!r}")
         prob("mutation", allow_none=True)
         for name in ("justify", "seed_baselines"):
             if not isinstance(getattr(self, name), bool):
@@ -222,7 +232,8 @@ class GA:
             pop, keys, obj, viol = self.search.schedule(self.rng, pop, keys, self.params.justify)
             self.nfev += pop.shape[0] * (3 if self.params.justify else 1)
             return pop, keys, obj, viol
-        obj, viol = self.search.placement(self.rng, pop, self.params.local_search)
+        obj, viol = self.search.placement(self.rng, pop, self.params.local_search,
+                                          self.params.oscillation)
         self.nfev += pop.shape[0]
         return pop, None, obj, viol
 

@@ -456,7 +456,7 @@ def _util(load, capacity, demand3, j, i, sgn):
 @numba.njit(cache=True, nogil=True)
 def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runtime, duration,
                  speed, has_score, score, score_t, elig_mode, allowed, group_ok, task_group, code,
-                 sign, passes):
+                 sign, passes, weight):
     N = x.shape[0]
     M, K = capacity.shape
     per = demand3.shape[1] > 1
@@ -488,6 +488,10 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
                 best, b_over, b_sc = j, ov, sc
         if best >= 0:
             _move(load, demand3, x, i, best)
+    if weight > 0:
+        _penalized(x, order, load, capacity, demand3, scale, duration, speed, has_score, score,
+                   elig_mode, allowed, has_runtime, runtime, group_ok, task_group, sign, weight,
+                   passes)
     # 2. capacity: tasks leave overloaded nodes for allowed nodes with room (best score first),
     #    then, where nothing has room, for the node that reduces the total overload most
     for _rep in range(passes):
@@ -694,6 +698,82 @@ def _swaps(x, order, load, capacity, demand3, demand_t, duration, speed, has_sco
 
 
 @numba.njit(cache=True, nogil=True)
+def _penalized(x, order, load, capacity, demand3, scale, duration, speed, has_score, score,
+               elig_mode, allowed, has_runtime, runtime, group_ok, task_group, sign, weight,
+               passes):
+    """Shift and swap descent on score + weight * scaled overload (strategic oscillation,
+    cf. Yagiura, Ibaraki & Glover 2004): crosses infeasible ground that the feasible moves
+    cannot, before capacity repair."""
+    N = x.shape[0]
+    M = capacity.shape[0]
+    for _it in range(passes):
+        improved = False
+        for t in range(N):
+            i = order[t]
+            src = x[i]
+            base = _score(has_score, score, duration, speed, sign, i, src)
+            rel = _overflow(load, capacity, scale, src, True, demand3, i, -1) \
+                - _overflow(load, capacity, scale, src, False, demand3, i, 0)
+            best = -1
+            b_d = 0.0
+            for j in range(M):
+                if j == src or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
+                                       runtime, group_ok, task_group, i, j):
+                    continue
+                d = (_score(has_score, score, duration, speed, sign, i, j) - base) + weight * (
+                    rel + _overflow(load, capacity, scale, j, True, demand3, i, 1)
+                    - _overflow(load, capacity, scale, j, False, demand3, i, 0))
+                if d < b_d:
+                    best, b_d = j, d
+            if best >= 0:
+                _move(load, demand3, x, i, best)
+                improved = True
+        for t in range(N):  # swaps, partners by index
+            a = order[t]
+            ja = x[a]
+            ca = _score(has_score, score, duration, speed, sign, a, ja)
+            old_a = _overflow(load, capacity, scale, ja, False, demand3, a, 0)
+            best = -1
+            b_d = 0.0
+            for b in range(N):
+                jb = x[b]
+                if jb == ja:
+                    continue
+                d = (_score(has_score, score, duration, speed, sign, a, jb)
+                     + _score(has_score, score, duration, speed, sign, b, ja)) \
+                    - (ca + _score(has_score, score, duration, speed, sign, b, jb))
+                pen = (_swapped_overflow(load, capacity, scale, demand3, ja, a, b) - old_a) \
+                    + (_swapped_overflow(load, capacity, scale, demand3, jb, b, a)
+                       - _overflow(load, capacity, scale, jb, False, demand3, b, 0))
+                d = d + weight * pen
+                if d < b_d and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                   group_ok, task_group, a, jb) \
+                        and _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime,
+                                group_ok, task_group, b, ja):
+                    best, b_d = b, d
+            if best >= 0:
+                jb = x[best]
+                _move(load, demand3, x, a, jb)
+                _move(load, demand3, x, best, ja)
+                improved = True
+        if not improved:
+            break
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _swapped_overflow(load, capacity, scale, demand3, j, out, into):
+    """Scaled overload of node j after task ``out`` leaves it and task ``into`` arrives."""
+    per = demand3.shape[1] > 1
+    total = 0.0
+    for k in range(capacity.shape[1]):
+        over = load[j, k] - demand3[out, j if per else 0, k] + demand3[into, j if per else 0, k] \
+            - capacity[j, k]
+        if over > 0 and scale[k] > 0:
+            total += over / scale[k]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
 def _alternatives(x, load, capacity, demand3, has_runtime, runtime, duration, speed, has_score,
                   score, elig_mode, allowed, group_ok, task_group, sign, alt_node, alt_sc,
                   alt_delta):
@@ -855,24 +935,27 @@ def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, ha
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _improve_kernel(pop, orders, capacity, demand3, demand_t, scale, has_runtime, runtime,
                     duration, speed, has_score, score, score_t, elig_mode, allowed, group_ok,
-                    task_group, code, sign, passes):
+                    task_group, code, sign, passes, weights):
     for p in numba.prange(pop.shape[0]):
         _improve_one(pop[p], orders[p], capacity, demand3, demand_t, scale, has_runtime, runtime,
                      duration, speed, has_score, score, score_t, elig_mode, allowed, group_ok,
-                     task_group, code, sign, passes)
+                     task_group, code, sign, passes, weights[p])
 
 
 def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int, sign: float,
-                      passes: int) -> None:
+                      passes: int, weights: np.ndarray | None = None) -> None:
     """Repair and locally improve every placement in ``pop`` (P, N) int32, in place.
 
     ``orders`` (P, N) int64 holds a permutation of the tasks per individual: the order in
     which tasks are visited (drawn by the caller, so every backend makes the same moves).
-    ``sign`` is 1.0 to minimise the cost objective and -1.0 to maximise it.
+    ``sign`` is 1.0 to minimise the cost objective and -1.0 to maximise it. ``weights``
+    (P,) float64, cost objective only: before repair, individual p descends on
+    score + weights[p] * scaled overload (0 skips that phase).
     """
     with _dynamic_chunks(pop.shape[0]):
         score = score_matrix(pk, sign)
         _improve_kernel(pop, orders, pk.capacity, pk.demand3, transposed(pk, "demand3"),
                         pk.scale, pk.has_runtime, pk.runtime, pk.duration, pk.speed,
                         pk.has_cost or pk.has_runtime, score, transposed(pk, "score", sign),
-                        pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, sign, passes)
+                        pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, sign, passes,
+                        np.zeros(pop.shape[0]) if weights is None else weights)

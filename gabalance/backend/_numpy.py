@@ -280,7 +280,7 @@ def _first_min(values: np.ndarray) -> int:
 
 
 def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, code: int,
-                 sign: float, passes: int) -> None:
+                 sign: float, passes: int, weight: float = 0.0) -> None:
     s = _Placement(pk, x, ok, sign)
     N = len(x)
     cap = pk.capacity
@@ -294,6 +294,8 @@ def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, c
         if len(cand):
             pick = np.lexsort((cand, sc[cand], added[cand]))[0]
             s.move(i, int(cand[pick]))
+    if weight > 0:
+        _penalized(s, order, weight, passes)
     # 2. capacity
     for _ in range(passes):
         moved = False
@@ -369,6 +371,46 @@ def _improve_one(pk: Packed, x: np.ndarray, order: np.ndarray, ok: np.ndarray, c
                 break
     else:
         _improve_imbalance(s, order, passes)
+
+
+def _penalized(s: _Placement, order: np.ndarray, weight: float, passes: int) -> None:
+    """Shift descent on score + weight * scaled overload (strategic oscillation)."""
+    x = s.x
+    for _ in range(passes):
+        improved = False
+        for i in order:
+            src = x[i]
+            without = s.load[src] - s.d(i)[src]
+            rel = s.overflow(without[None], [src])[0] - s.overflow(s.load[src][None], [src])[0]
+            d = (s.score[i] - s.score[i, src]) + weight * (
+                rel + s.overflow(s.load + s.d(i)) - s.overflow(s.load))
+            d = np.where(s.ok[i] & (s.nodes != src), d, np.inf)
+            j = _first_min(d)
+            if j >= 0 and d[j] < 0:
+                s.move(int(i), j)
+                improved = True
+        N = len(x)
+        rows = np.arange(N)
+        for a in order:  # swaps, partners by index
+            ja = x[a]
+            jb = x.copy()
+            d = (s.score[a, jb] + s.score[:, ja]) - (s.score[a, ja] + s.score[rows, jb])
+            old_a = s.overflow(s.load[ja][None], [ja])[0]
+            dem = np.stack([s.d(int(b)) for b in range(N)])  # (N, M, K)
+            da = s.d(int(a))
+            new_a = s.load[ja][None] - da[ja][None] + dem[:, ja]
+            new_b = s.load[jb] - dem[rows, jb] + da[jb]
+            pen = (s.overflow(new_a, [ja]) - old_a) + (
+                s.overflow(new_b, jb) - s.overflow(s.load[jb], jb))
+            d = d + weight * pen
+            d = np.where((jb != ja) & s.ok[a, jb] & s.ok[:, ja], d, np.inf)
+            b = _first_min(d)
+            if b >= 0 and d[b] < 0:
+                s.move(int(a), int(jb[b]))
+                s.move(b, int(ja))
+                improved = True
+        if not improved:
+            break
 
 
 def _improve_cost(s: _Placement, order: np.ndarray, passes: int) -> None:
@@ -513,13 +555,15 @@ def allowed_table(pk: Packed) -> np.ndarray:
 
 
 def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int, sign: float,
-                      passes: int) -> None:
+                      passes: int, weights: np.ndarray | None = None) -> None:
     """Repair and locally improve every placement in ``pop`` (P, N) int32, in place.
 
     ``orders`` (P, N): the order in which each individual's tasks are visited. ``sign``: 1.0
-    minimises the cost objective, -1.0 maximises it. See docs/search.md for the moves.
+    minimises the cost objective, -1.0 maximises it. ``weights`` (P,): penalty weight of the
+    oscillation phase per individual (cost objective; 0 skips it). See docs/search.md.
     """
     ok = allowed_table(pk)
     with np.errstate(over="ignore", invalid="ignore"):
         for p in range(pop.shape[0]):
-            _improve_one(pk, pop[p], orders[p], ok, code, sign, passes)
+            _improve_one(pk, pop[p], orders[p], ok, code, sign, passes,
+                         0.0 if weights is None else float(weights[p]))

@@ -82,10 +82,35 @@ class Search:
                                            np.zeros(0, np.int64))
         return obj, viol
 
-    def placement(self, rng: Any, pop: Any, passes: int) -> tuple[Any, Any]:
-        """Repair and improve ``pop`` (P, N) int32 in place; return its objective, violation."""
+    def penalty_unit(self) -> float:
+        """The oscillation weight that makes overloading a node by one task of average size
+        cost as much as the score's whole range (cost objective)."""
+        if getattr(self, "_unit", None) is None:
+            from gabalance.backend import score_matrix
+
+            score = score_matrix(self.pk, 1.0)
+            finite = score[np.isfinite(score)] if score.shape[0] > 1 else np.zeros(1)
+            spread = float(finite.max() - finite.min()) if finite.size else 0.0
+            scale = self.pk.scale
+            d = self.pk.demand3[..., scale > 0] / scale[scale > 0]
+            typical = float(d.mean()) if d.size else 0.0
+            self._unit = (spread or 1.0) / (typical or 1.0)
+        return self._unit
+
+    def placement(self, rng: Any, pop: Any, passes: int, oscillation: float = 0.0
+                  ) -> tuple[Any, Any]:
+        """Repair and improve ``pop`` (P, N) int32 in place; return its objective, violation.
+
+        ``oscillation`` > 0 (cost objective): each individual first descends on the score
+        plus a penalty on overload whose weight is drawn uniformly from
+        ``[0, 2 * oscillation] * penalty_unit()``, so the search crosses infeasible ground
+        before the capacity repair."""
         orders = self.xp.argsort(rng.random(pop.shape), axis=1)
-        self.be.improve_placement(self.pk, pop, orders, self.code, self.sign, passes)
+        weights = None
+        if oscillation > 0 and self.code == 0:
+            weights = np.asarray(rng.random(pop.shape[0])) * (2 * oscillation
+                                                              * self.penalty_unit())
+        self.be.improve_placement(self.pk, pop, orders, self.code, self.sign, passes, weights)
         return self.be.placement(self.pk, pop, self.code)
 
     def repair_assignment(self, rng: Any, pop: Any) -> Any:
