@@ -90,6 +90,9 @@ class GAParams:
         costs the whole range of the costs; 0 turns the phase off.
     justify : bool, default True
         Schedule mode: forward-backward improvement of every child.
+    reassign : int, default 2
+        Schedule mode on several nodes: rounds of one random task move per child, each kept
+        only when it improves the child (every round decodes the whole batch once more).
     seed_baselines : bool, default True
         Put the baselines' plans in the first population.
     stagnation : int, default 0
@@ -107,6 +110,7 @@ class GAParams:
     local_search: int = 3
     oscillation: float = 0.5
     justify: bool = True
+    reassign: int = 2
     seed_baselines: bool = True
     stagnation: int = 0
 
@@ -130,6 +134,7 @@ class GAParams:
         whole("offspring", 1, allow_none=True)
         whole("tournament", 1)
         whole("local_search", 0)
+        whole("reassign", 0)
         whole("stagnation", 0)
         for name in ("crossover", "swap", "key_mutation"):
             prob(name)
@@ -231,6 +236,9 @@ class GA:
         if self.schedule:
             pop, keys, obj, viol = self.search.schedule(self.rng, pop, keys, self.params.justify)
             self.nfev += pop.shape[0] * (3 if self.params.justify else 1)
+            pop, obj, viol, used = self.search.reassign(self.rng, pop, keys, obj, viol,
+                                                        self.params.reassign)
+            self.nfev += used
             return pop, keys, obj, viol
         obj, viol = self.search.placement(self.rng, pop, self.params.local_search,
                                           self.params.oscillation)

@@ -122,6 +122,28 @@ class Search:
             return pop
         return self.xp.where(bad, self.sampler.draw(rng, pop.shape), pop)
 
+    def reassign(self, rng: Any, pop: Any, keys: Any, obj: Any, viol: Any, tries: int
+                 ) -> tuple[Any, Any, Any, int]:
+        """Schedule mode: ``tries`` rounds of one move per individual (a random task to a
+        random allowed node), all decoded in one batch; a move is kept when it makes the
+        individual better (feasibility first). Returns (pop, objective, violation, decodes)."""
+        xp = self.xp
+        P, N = pop.shape
+        if tries <= 0 or self.problem.n_nodes < 2:
+            return pop, obj, viol, 0
+        rows = xp.arange(P)
+        for _ in range(tries):
+            task = rng.integers(0, N, P)
+            node = self.sampler.draw(rng, (P, N))[rows, task]
+            cand = pop.copy()
+            cand[rows, task] = node
+            o2, v2 = self.evaluate(cand, keys)
+            better = (v2 < viol) | ((v2 == viol) & (o2 < obj))
+            pop = xp.where(better[:, None], cand, pop)
+            obj = xp.where(better, o2, obj)
+            viol = xp.where(better, v2, viol)
+        return pop, obj, viol, tries * P
+
     def schedule(self, rng: Any, pop: Any, keys: Any, fbi: bool
                  ) -> tuple[Any, Any, Any, Any]:
         """Repair the assignment, justify the keys; returns (pop, keys, objective, violation)
