@@ -23,7 +23,7 @@ STATUS = {
 }
 
 _FORMAT = "gabalance-result"
-_ARRAYS = ("x", "keys", "start", "finish")
+_ARRAYS = ("x", "priority", "start", "finish")
 
 
 class SolveResult(OptimizeResult):
@@ -48,8 +48,10 @@ class SolveResult(OptimizeResult):
         Full evaluations (schedule decodes) made.
     assignment : dict
         Task name -> node name.
-    keys : ndarray, shape (N,), float64, or None
-        Schedule mode: the priority keys that decode to ``start``/``finish``.
+    priority : ndarray, shape (N,), float64, or None
+        Schedule mode: the priority keys that decode to ``start``/``finish`` (pass them as
+        ``keys`` to :func:`gabalance.evaluate`; named so because ``res.keys`` is the dict
+        method).
     start, finish : ndarray, shape (N,), float64, or None
         Schedule mode: start and finish time of every task.
     history : dict of lists
@@ -114,7 +116,7 @@ class SolveResult(OptimizeResult):
                 raise ValueError(f"task {task!r}: result says node {node!r}, its x says "
                                  f"{problem.node_names[int(x[i])]!r}")
         schedule = self.get("mode") == "schedule"
-        ev = evaluate(problem, x, self.get("keys") if schedule else None,
+        ev = evaluate(problem, x, self.get("priority") if schedule else None,
                       objective=self["objective"], sense=self.get("sense"), backend="numpy",
                       schedule=True if schedule else None)
         if not np.isclose(ev.objective[0], self.fun, rtol=1e-9, atol=0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ def _initial_iv(problem: Problem, initial: Any) -> tuple[np.ndarray, np.ndarray 
     N, M = problem.n_tasks, problem.n_nodes
     keys = None
     if isinstance(initial, SolveResult):
-        keys = initial.get("keys")
+        keys = initial.get("priority")
         initial = initial.x
     if isinstance(initial, dict):
         index = {t: i for i, t in enumerate(problem.task_names)}
@@ -109,7 +110,8 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
         raise ValueError(f"method 'heft' builds schedules; objective {objective!r} is a "
                          "placement objective")
     if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
+        if isinstance(time_limit, (bool, np.bool_)) \
+                or not isinstance(time_limit, (numbers.Real, np.floating, np.integer)) \
                 or not math.isfinite(time_limit) or time_limit <= 0:
             raise ValueError(f"time_limit must be a positive number of seconds, got "
                              f"{time_limit!r}")
@@ -210,8 +212,8 @@ def solve(
         Warm start: this solution joins the first population (after repair).
     callback : callable, optional
         Called after every generation with the current best as a :class:`SolveResult`
-        (``x``, ``fun``, ``violation``, ``nit``, ``nfev``, ``time``); returning True or
-        raising ``StopIteration`` stops the search (status 4).
+        (``x``, ``fun``, ``violation``, ``nit``, ``nfev``, ``time``); returning a true value
+        or raising ``StopIteration`` stops the search (status 4).
     progress : bool, default False
         Show generation, time and the best value on stderr.
 
@@ -275,13 +277,13 @@ def solve(
                      history["violation"][-1])
             if callback is not None:
                 x, k, fun, viol = ga.best
-                partial = SolveResult(x=x, keys=k, fun=fun, violation=viol, nit=ga.generation,
+                partial = SolveResult(x=x, priority=k, fun=fun, violation=viol, nit=ga.generation,
                                       nfev=ga.nfev, time=history["time"][-1], **base)
                 try:
-                    stop = callback(partial)
+                    stop = bool(callback(partial))
                 except StopIteration:
                     stop = True
-                if stop is True:
+                if stop:
                     status, message = 4, "stopped by the callback"
                     break
     except KeyboardInterrupt:
@@ -315,7 +317,7 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
         success=bool(viol == 0 and status in (0, 1, 3, 4)), status=status, message=message,
         nit=0, nfev=1,
         assignment={t: problem.node_names[int(j)] for t, j in zip(problem.task_names, x)},
-        keys=None if not schedule or keys is None else np.asarray(keys, np.float64),
+        priority=None if not schedule or keys is None else np.asarray(keys, np.float64),
         start=ev.start[0] if ev.start is not None else None,
         finish=ev.finish[0] if ev.finish is not None else None,
         history=None, params=None, **base)

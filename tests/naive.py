@@ -23,7 +23,10 @@ __all__ = [
     "SCHEDULE",
     "allowed",
     "allowed_matrix",
+    "assignment_cost",
     "evaluate",
+    "fits",
+    "improving_shifts",
     "is_feasible",
     "loads",
     "placement",
@@ -438,3 +441,47 @@ def is_feasible(problem: Problem, x: Sequence[Any], start: Sequence[Any] | None 
     if start is None:
         return _placement_violation(problem, xs) == 0.0
     return not validate_schedule(problem, xs, start)
+
+
+# --------------------------------------------------------------------------- local search
+
+
+def assignment_cost(problem: Problem, i: int, j: int) -> int | float:
+    """``cost(i, j)`` of the ``cost`` objective: ``cost[i, j]`` when given, else the runtime."""
+    if problem.cost is not None:
+        return _scalar(problem.cost[i, j], problem.cost.dtype.kind == "i")
+    return runtime(problem, i, j)
+
+
+def fits(problem: Problem, x: Sequence[Any], i: int, j: int) -> bool:
+    """Whether node ``j`` (not task ``i``'s node in ``x``) keeps within its capacity in every
+    resource when task ``i`` joins the tasks ``x`` already puts there."""
+    xs = _assignment(problem, x)
+    if xs[i] == j:
+        raise ValueError(f"task {i} is already on node {j}")
+    L = loads(problem, xs)
+    cap = _capacity(problem, j)
+    d = task_demand(problem, i, j)
+    for k in range(problem.n_resources):
+        if L[j][k] + d[k] > cap[k]:
+            return False
+    return True
+
+
+def improving_shifts(problem: Problem, x: Sequence[Any], sense: str = "min"
+                     ) -> list[tuple[int, int]]:
+    """Every shift move ``(i, j)`` that strictly improves the ``cost`` objective in ``sense``:
+    task ``i`` to another node ``j`` where it is allowed and :func:`fits`."""
+    if sense not in ("min", "max"):
+        raise ValueError(f"sense must be 'min' or 'max', not {sense!r}")
+    xs = _assignment(problem, x)
+    moves = []
+    for i in range(problem.n_tasks):
+        here = assignment_cost(problem, i, xs[i])
+        for j in range(problem.n_nodes):
+            if j == xs[i] or not allowed(problem, i, j) or not fits(problem, xs, i, j):
+                continue
+            there = assignment_cost(problem, i, j)
+            if (there < here) if sense == "min" else (there > here):
+                moves.append((i, j))
+    return moves
