@@ -201,7 +201,8 @@ def solve(
         Evaluation engine (``auto`` honours ``GABALANCE_BACKEND``).
     time_limit : float, optional
         Seconds of wall time for the whole solve; the search stops before a generation that
-        would end past it (checked between generations).
+        would end past it (checked between generations, so the first population, which
+        includes the baselines' plans, is always completed).
     max_generations : int, optional
         Generations after the first population. With neither limit, 300 generations.
     seed : int, optional
