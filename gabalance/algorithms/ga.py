@@ -83,7 +83,7 @@ class GAParams:
     local_search : int, default 3
         Placement mode: passes of repair and shift/swap/ejection-chain improvement per child
         (0: repair only, no improvement).
-    oscillation : float, default 0.5
+    oscillation : float, default 1.0
         Cost objective: strength of the penalized descent that precedes repair (strategic
         oscillation; Yagiura, Ibaraki & Glover 2004). Each child's penalty weight is drawn
         from ``[0, 2 * oscillation]`` in units where overloading a node by one average task
@@ -108,7 +108,7 @@ class GAParams:
     swap: float = 0.3
     key_mutation: float = 0.05
     local_search: int = 3
-    oscillation: float = 0.5
+    oscillation: float = 1.0
     justify: bool = True
     reassign: int = 2
     seed_baselines: bool = True
