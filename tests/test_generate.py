@@ -326,7 +326,9 @@ def test_ai_cluster_file():
 @pytest.mark.data
 def test_ai_cluster_file_is_current(gavel_table):
     from gabalance import examples
+    from gabalance.examples import make_ai_cluster
 
     p = examples.load("ai_cluster")
-    fresh = ai_cluster(64, 500, seed=2026, throughputs=gavel_table)
+    fresh = ai_cluster(64, 500, seed=make_ai_cluster.SEED, throughputs=gavel_table,
+                       objective=make_ai_cluster.OBJECTIVE)
     assert fresh.replace(info=p.info, name=p.name) == p
