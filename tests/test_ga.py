@@ -380,3 +380,22 @@ def test_warm_start_schedule_row_joins_the_population():
     assert found
     ev = gb.evaluate(problem, x0, k0, "makespan")
     assert ga.objective[found[0]] == ev.objective[0]
+
+
+def test_reassignment_rounds_keep_only_improvements():
+    from gabalance import examples
+    from gabalance.operators.search import Search
+
+    problem = examples.load("scenario")
+    search = Search(problem, "makespan", "min", "numba")
+    rng = np.random.default_rng(3)
+    pop = search.sampler.draw(rng, (16, problem.n_tasks)).astype(np.int32)
+    keys = rng.random(pop.shape)
+    pop, keys, obj, viol = search.schedule(rng, pop, keys, True)
+    new_pop, new_obj, new_viol, decodes = search.reassign(rng, pop, keys, obj, viol, 4)
+    assert decodes == 4 * len(pop)
+    assert np.all((new_viol < viol) | ((new_viol == viol) & (new_obj <= obj)))
+    ev = gb.evaluate(problem, new_pop, keys, objective="makespan")
+    np.testing.assert_array_equal(ev.objective, new_obj)
+    res = gb.solve(problem, max_generations=5, seed=0, params=GAParams(reassign=2))
+    assert gb.validate(problem, res.x, res.start).ok

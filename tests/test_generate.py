@@ -325,8 +325,9 @@ def test_ai_cluster_file():
 
 @pytest.mark.data
 def test_ai_cluster_file_is_current(gavel_table):
-    from gabalance import examples
     from gabalance.examples import make_ai_cluster
+
+    from gabalance import examples
 
     p = examples.load("ai_cluster")
     fresh = ai_cluster(64, 500, seed=make_ai_cluster.SEED, throughputs=gavel_table,
