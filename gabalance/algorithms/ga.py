@@ -52,6 +52,7 @@ from gabalance.operators.variation import (
     row_hash,
     select_survivors,
     standardize_keys,
+    to_host,
     tournament,
 )
 from gabalance.problem import Problem, mode_of
@@ -254,7 +255,7 @@ class GA:
         return pop, keys
 
     def _rank(self) -> Any:
-        order = rank_order(_host(self.objective), _host(self.violation), self.sense)
+        order = rank_order(to_host(self.objective), to_host(self.violation), self.sense)
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))
         return self.xp.asarray(rank)
@@ -371,10 +372,7 @@ class GA:
     @property
     def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
         """``(x, keys, objective, violation)`` of the best individual (host arrays)."""
-        x = _host(self.pop[0])
-        k = _host(self.keys[0]) if self.keys is not None else None
+        x = to_host(self.pop[0])
+        k = to_host(self.keys[0]) if self.keys is not None else None
         return x, k, float(self.objective[0]), float(self.violation[0])
 
-
-def _host(a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else np.asarray(a)
