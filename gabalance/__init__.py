@@ -2,6 +2,7 @@
 
 from gabalance.algorithms import GA, GAParams
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
+from gabalance.exact import MILPParams
 from gabalance.problem import (
     OBJECTIVES,
     PLACEMENT_OBJECTIVES,
@@ -28,6 +29,7 @@ __all__ = [
     "Dependency",
     "Evaluation",
     "GAParams",
+    "MILPParams",
     "Node",
     "Problem",
     "ProblemError",

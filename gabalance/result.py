@@ -20,6 +20,10 @@ STATUS = {
     2: "infeasible: no feasible solution was found (proven infeasible for exact methods)",
     3: "completed: a constructive method (baseline) ran to the end",
     4: "stopped: interrupted (Ctrl-C) or stopped by the callback; the best so far is returned",
+    5: "no exact solution: the time limit came before HiGHS found a solution, or its solution "
+       "overloads a node within HiGHS's tolerance (x is the best heuristic solution when there "
+       "is one, else None)",
+    6: "too large: the exact model would exceed its size limits (MILPParams); nothing solved",
 }
 
 _FORMAT = "gabalance-result"
@@ -63,6 +67,13 @@ class SolveResult(OptimizeResult):
         Wall time of the whole solve, seconds.
     params : dict or None
         The algorithm's parameters.
+    bound, gap : float
+        Exact method only: a proven bound on the optimum (lower for "min", upper for "max";
+        nan when none is known) and the relative gap ``|fun - bound| / |fun|`` (0 when
+        proven optimal).
+    model : dict
+        Exact method only: ``variables``, ``constraints``, ``nonzeros`` of the MILP, and in
+        schedule mode ``time_unit`` (time steps per input time unit) and ``horizon``.
     """
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,6 +117,9 @@ class SolveResult(OptimizeResult):
         from gabalance.evaluate import evaluate
         from gabalance.validate import validate
 
+        if self.get("x") is None:
+            raise ValueError(f"the result holds no solution (status {self.get('status')}: "
+                             f"{self.get('message')})")
         x = np.asarray(self.x)
         if x.shape != (problem.n_tasks,):
             raise ValueError(f"result has {x.shape[0]} tasks, the problem {problem.n_tasks}")

@@ -14,6 +14,7 @@ import numpy as np
 from gabalance.algorithms.ga import GA, GAParams
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import evaluate
+from gabalance.exact import EXACT_OBJECTIVES, MILPParams, solve_milp
 from gabalance.problem import MAX_OBJECTIVES, OBJECTIVES, Problem, mode_of
 from gabalance.result import SolveResult
 
@@ -24,7 +25,9 @@ SEARCH_METHODS = ("ga",)
 #: constructive baselines, each run once
 BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
                     "best_fit_decreasing", "heft", "random")
-METHODS = SEARCH_METHODS + BASELINE_METHODS
+#: exact methods (a MILP solved by HiGHS; see gabalance.exact)
+EXACT_METHODS = ("milp",)
+METHODS = SEARCH_METHODS + EXACT_METHODS + BASELINE_METHODS
 
 #: generations run when neither ``time_limit`` nor ``max_generations`` is given
 DEFAULT_GENERATIONS = 300
@@ -83,6 +86,18 @@ def _node_index(problem: Problem, node: Any, task: str) -> int:
     raise ValueError(f"initial: task {task!r} names unknown node {node!r}")
 
 
+def _params_iv(params: Any, cls: type[GAParams] | type[MILPParams], method: str) -> Any:
+    """``params`` as an instance of ``cls`` (GAParams, MILPParams): default, dict or itself."""
+    if params is None:
+        return cls()
+    if isinstance(params, dict):
+        return cls.from_dict(params)
+    if not isinstance(params, cls):
+        raise TypeError(f"params must be a {cls.__name__} (or a dict of its fields) for method "
+                        f"{method!r}, got {type(params).__name__}")
+    return params
+
+
 def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit: Any,
               max_generations: Any, params: Any, initial: Any, callback: Any) -> dict[str, Any]:
     if not isinstance(problem, Problem):
@@ -109,6 +124,9 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
     if method == "heft" and mode != "schedule":
         raise ValueError(f"method 'heft' builds schedules; objective {objective!r} is a "
                          "placement objective")
+    if method in EXACT_METHODS and objective not in EXACT_OBJECTIVES:
+        raise ValueError(f"method 'milp' has no exact model for objective {objective!r} "
+                         f"(choose from {', '.join(EXACT_OBJECTIVES)})")
     if time_limit is not None:
         if isinstance(time_limit, (bool, np.bool_)) \
                 or not isinstance(time_limit, (numbers.Real, np.floating, np.integer)) \
@@ -121,23 +139,24 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
             raise ValueError(f"max_generations must be a non-negative integer, got "
                              f"{max_generations!r}")
     if method in SEARCH_METHODS:
-        if params is None:
-            params = GAParams()
-        elif isinstance(params, dict):
-            params = GAParams.from_dict(params)
-        elif not isinstance(params, GAParams):
-            raise TypeError(f"params must be a GAParams (or a dict of its fields) for method "
-                            f"{method!r}, got {type(params).__name__}")
+        params = _params_iv(params, GAParams, method)
+    elif method in EXACT_METHODS:
+        if max_generations is not None:
+            raise ValueError("max_generations is not used by method 'milp'; use time_limit")
+        params = _params_iv(params, MILPParams, method)
     elif params is not None:
         raise TypeError(f"method {method!r} takes no params")
     x0 = keys0 = None
     if initial is not None:
-        if method not in SEARCH_METHODS:
-            raise ValueError(f"initial is only used by search methods ({', '.join(SEARCH_METHODS)})"
-                             f", not by {method!r}")
+        if method not in SEARCH_METHODS + EXACT_METHODS:
+            raise ValueError(f"initial is only used by search and exact methods "
+                             f"({', '.join(SEARCH_METHODS + EXACT_METHODS)}), not by {method!r}")
         x0, keys0 = _initial_iv(problem, initial)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if callback is not None and method in EXACT_METHODS:
+        raise ValueError("callback is not used by method 'milp' (HiGHS reports no progress "
+                         "to Python)")
     return dict(objective=objective, sense=sense, mode=mode, params=params, x0=x0,
                 keys0=keys0)
 
@@ -194,23 +213,29 @@ def solve(
     sense : {"min", "max"}, optional
         Only ``cost`` may be maximised (default ``problem.sense`` for cost).
     method : str, default "ga"
-        "ga" (:class:`gabalance.algorithms.GA`) or a baseline from :mod:`gabalance.baselines`:
-        round_robin, least_connections, least_loaded, first_fit_decreasing,
-        best_fit_decreasing, heft (schedule objectives), random.
+        "ga" (:class:`gabalance.algorithms.GA`), "milp" (the exact models of
+        :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
+        :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
+        first_fit_decreasing, best_fit_decreasing, heft (schedule objectives), random.
     backend : {"auto", "numba", "numpy"}
         Evaluation engine (``auto`` honours ``GABALANCE_BACKEND``).
     time_limit : float, optional
         Seconds of wall time for the whole solve; the search stops before a generation that
         would end past it (checked between generations, so the first population, which
-        includes the baselines' plans, is always completed).
+        includes the baselines' plans, is always completed). For "milp", HiGHS's time limit:
+        the result then carries the best MILP solution (status 1) or none (status 5) and a
+        proven ``bound``.
     max_generations : int, optional
         Generations after the first population. With neither limit, 300 generations.
     seed : int, optional
         Seed of the run's one random generator: same seed and backend, same result.
-    params : GAParams or dict, optional
-        Search parameters (see :class:`gabalance.GAParams`).
+    params : GAParams, MILPParams or dict, optional
+        Search parameters (:class:`gabalance.GAParams`), or for "milp"
+        :class:`gabalance.MILPParams` (gap tolerance, size limits).
     initial : array_like (N,) of node indices or names, dict task -> node, or SolveResult
-        Warm start: this solution joins the first population (after repair).
+        Warm start: this solution joins the first population (after repair). For "milp" it
+        tightens the schedule horizon and is returned if HiGHS finds nothing in time (SciPy's
+        ``milp`` accepts no incumbent; see :mod:`gabalance.exact`).
     callback : callable, optional
         Called after every generation with the current best as a :class:`SolveResult`
         (``x``, ``fun``, ``violation``, ``nit``, ``nfev``, ``time``); returning a true value
@@ -240,6 +265,9 @@ def solve(
                 backend=backend_name, seed=seed)
     if method in BASELINE_METHODS:
         return _baseline(problem, method, seed, base, t0)
+    if method in EXACT_METHODS:
+        initial_pair = None if a["x0"] is None else (a["x0"], a["keys0"])
+        return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0)
     if time_limit is None and max_generations is None:
         max_generations = DEFAULT_GENERATIONS
     ga_params: GAParams = a["params"]
@@ -323,6 +351,45 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
         finish=ev.finish[0] if ev.finish is not None else None,
         history=None, params=None, **base)
     res["time"] = time.perf_counter() - t0
+    return res
+
+
+def _exact(problem: Problem, params: MILPParams, time_limit: float | None,
+           initial: tuple[np.ndarray, np.ndarray | None] | None, base: dict[str, Any],
+           progress: bool, t0: float) -> SolveResult:
+    if progress:
+        limit = f", time limit {time_limit:g} s" if time_limit else ""
+        sys.stderr.write(f"[gabalance milp] building and solving the MILP (HiGHS{limit})\n")
+    sol = solve_milp(problem, base["objective"], base["sense"], time_limit, params, initial)
+    if sol.x is None:
+        res = SolveResult(x=None, fun=math.nan, violation=math.nan, success=False,
+                          status=sol.status, message=sol.message, nit=sol.node_count, nfev=0,
+                          assignment=None, priority=None, start=None, finish=None,
+                          history=None, **base)
+        res["time"] = time.perf_counter() - t0
+    else:
+        res = _finish(problem, sol.x, sol.keys, base, sol.status, sol.message, t0)
+        res.update(nit=sol.node_count, nfev=1)
+        if sol.status == 5:
+            res["success"] = False
+    fun, bound = res.fun, sol.bound
+    gap = math.nan
+    if math.isfinite(fun) and math.isfinite(bound) and res.violation == 0:
+        # fun is feasible, so the optimum lies between bound and fun; keep the bound there
+        # against round-off (HiGHS's value is rescaled, fun is the decoder's own sum)
+        bound = min(bound, fun) if base["sense"] == "min" else max(bound, fun)
+        if sol.status == 0 and abs(fun - bound) <= 1e-9 * max(1.0, abs(fun)):
+            bound = fun
+    if math.isfinite(fun) and math.isfinite(bound):
+        diff = max(0.0, fun - bound if base["sense"] == "min" else bound - fun)
+        gap = 0.0 if diff == 0 else diff / max(abs(fun), 1e-12)
+        if gap == 0 and res.status == 1:  # the (rounded) bound meets the solution: proven
+            res.update(status=0, message="optimal: the time limit came, but the bound (rounded "
+                       "to the objective's grid) already meets the solution")
+    res.update(bound=bound, gap=gap, model=sol.stats, params=params.to_dict())
+    if progress:
+        sys.stderr.write(f"[gabalance milp] {res.message}: objective {fun:.6g}, bound "
+                         f"{bound:.6g}, {res.time:.2f} s\n")
     return res
 
 

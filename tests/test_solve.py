@@ -13,7 +13,7 @@ import pytest
 import gabalance as gb
 from gabalance import examples, generate
 from gabalance.result import STATUS, SolveResult
-from gabalance.solve import BASELINE_METHODS, SEARCH_METHODS
+from gabalance.solve import BASELINE_METHODS, EXACT_METHODS, SEARCH_METHODS
 
 import naive
 
@@ -65,7 +65,7 @@ def test_problem_and_objective_checks(scenario, placement):
 
 
 def test_method_checks(scenario, placement):
-    with _raises(ValueError, "unknown method 'tabu' (choose from ga, round_robin, "
+    with _raises(ValueError, "unknown method 'tabu' (choose from ga, milp, round_robin, "
                              "least_connections, least_loaded, first_fit_decreasing, "
                              "best_fit_decreasing, heft, random)"):
         gb.solve(placement, "cost", method="tabu")
@@ -76,7 +76,8 @@ def test_method_checks(scenario, placement):
         gb.solve(placement, "cost", method="round_robin", params=SMALL)
     with _raises(TypeError, "method 'heft' takes no params"):
         gb.solve(scenario, method="heft", params={})
-    with _raises(ValueError, "initial is only used by search methods (ga), not by 'random'"):
+    with _raises(ValueError, "initial is only used by search and exact methods (ga, milp), "
+                             "not by 'random'"):
         gb.solve(placement, "cost", method="random", initial=[2] * 8)
 
 
@@ -175,6 +176,10 @@ def _check_result(problem: gb.Problem, res: SolveResult, objective: str, method:
         assert (res.status, res.nit, res.nfev, res.history, res.params) in [
             (3, 0, 1, None, None), (2, 0, 1, None, None)]
         assert res.message == ("completed" if res.status == 3 else "no feasible solution found")
+    elif method in EXACT_METHODS:
+        assert res.history is None and res.status == 0 and res.bound == res.fun
+        assert res.gap == 0 and set(res.model) >= {"variables", "constraints", "nonzeros"}
+        assert gb.MILPParams.from_dict(res.params).to_dict() == res.params
     else:
         h = res.history
         assert set(h) == {"generation", "time", "best", "violation", "nfev"}

@@ -33,13 +33,13 @@ or let :func:`gabalance.solve` drive it.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from gabalance._params import DictRoundTrip
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import rank_order
 from gabalance.operators.search import Search
@@ -61,7 +61,7 @@ __all__ = ["GA", "GAParams"]
 
 
 @dataclass(frozen=True)
-class GAParams:
+class GAParams(DictRoundTrip):
     """Parameters of :class:`GA` (immutable; ``dataclasses.replace`` makes variants).
 
     Attributes
@@ -150,19 +150,6 @@ class GAParams:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"GAParams.{name} must be True or False, "
                                  f"got {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, for JSON."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> GAParams:
-        """Inverse of :meth:`to_dict`; unknown names are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown GAParams field(s): {', '.join(unknown)}")
-        return cls(**values)
 
 
 def _seed_plans(problem: Problem, objective: str, budget_s: float) -> list[tuple[str, Any]]:
