@@ -1,7 +1,8 @@
-"""Command line: ``gabalance solve | check-result | demo | info | show``.
+"""Command line: ``gabalance solve | check | check-result | demo | info | show``.
 
 Exit codes: 0 success; 1 no feasible solution (``solve``), a result that does not check out
-(``check-result``), or validate() and the solver disagreeing (``demo``); 2 bad input (a
+(``check-result``), a GA objective beyond the MILP's proven bound or no feasible GA solution
+(``check``), or validate() and the solver disagreeing (``demo``); 2 bad input (a
 missing or malformed file, an unknown objective or method, invalid parameters), reported on
 one line of stderr.
 """
@@ -65,8 +66,8 @@ def _read(fmt: str, path: str, sense: str | None, index: int | None = None):
     return io.read_psplib(path)
 
 
-def _read_params(path: str | None) -> Any:
-    from gabalance import GAParams
+def _read_params(path: str | None, method: str = "ga") -> Any:
+    from gabalance import GAParams, MILPParams
 
     if path is None:
         return None
@@ -76,11 +77,12 @@ def _read_params(path: str | None) -> Any:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON: {exc}") from None
+    cls = MILPParams if method == "milp" else GAParams
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: GA parameters must be a JSON object of GAParams fields "
+        raise ValueError(f"{path}: parameters must be a JSON object of {cls.__name__} fields "
                          f"(e.g. {{\"population\": 50}}), got {type(values).__name__}")
     try:
-        return GAParams.from_dict(values)
+        return cls.from_dict(values)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
@@ -121,20 +123,31 @@ def cmd_solve(args: argparse.Namespace) -> int:
     problem = _read(args.format, args.file, args.sense, args.index)
     if args.objective is None and problem.objective is None:
         raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
-    params = _read_params(args.params)
+    params = _read_params(args.params, args.method)
     res = _solve(problem, objective=args.objective, sense=args.sense, method=args.method,
                  backend=args.backend, time_limit=args.time_limit,
                  max_generations=args.generations, seed=args.seed, params=params,
                  progress=args.progress)
-    feasible, check = _feasibility(problem, res)
     print(_summary(problem))
     print(f"method:      {res.method} (backend {res.backend}, seed {res.seed})")
+    label = STATUS.get(res.status, "").split(":")[0]
+    if res.x is None:
+        print(f"status:      {res.status} ({label}): {res.message}")
+        if args.out:
+            res.save(args.out)
+            print(f"wrote {args.out}")
+        return 1
+    feasible, check = _feasibility(problem, res)
     print(f"objective:   {res.objective} ({res.sense}) = {res.fun:.10g}")
     print(f"feasible:    {'yes' if feasible else 'no'} (gabalance.validate), "
           f"violation {res.violation:.6g}")
-    print(f"generations: {res.nit}, evaluations: {res.nfev}")
+    if res.method == "milp":
+        print(f"bound:       {res.bound:.10g} (proven), gap {_pct(res.gap)}; "
+              f"{res.nit} branch-and-bound nodes")
+        print("model:       " + ", ".join(f"{k} {v}" for k, v in res.model.items()))
+    else:
+        print(f"generations: {res.nit}, evaluations: {res.nfev}")
     print(f"time:        {res.time:.3f} s")
-    label = STATUS.get(res.status, "").split(":")[0]
     print(f"status:      {res.status} ({label}): {res.message}")
     for line in _last_tasks(problem, res):
         print(line)
@@ -150,6 +163,53 @@ def cmd_solve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0 if feasible else 1
+
+
+def _pct(gap: float) -> str:
+    return "n/a" if gap != gap else f"{100.0 * gap:.4g}%"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from gabalance.result import STATUS
+
+    problem = _read(args.format, args.file, args.sense, args.index)
+    objective = args.objective or problem.objective
+    if objective is None:
+        raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
+    print(_summary(problem))
+    ga = _solve(problem, objective=objective, sense=args.sense, method="ga",
+                backend=args.backend, time_limit=args.time_limit, seed=args.seed)
+    ex = _solve(problem, objective=objective, sense=args.sense, method="milp",
+                time_limit=args.time_limit, initial=ga if ga.violation == 0 else None)
+    sense = ga.sense
+    print(f"objective: {objective} ({sense}); GA seed {args.seed}; time limit "
+          f"{args.time_limit:g} s each\n")
+    print(f"{'method':<6} {objective:>18} {'status':<32} {'time s':>8}")
+    for res in (ga, ex):
+        label = STATUS.get(res.status, "").split(":")[0]
+        fun = "-" if res.x is None else f"{res.fun:.10g}"
+        if res.x is not None and res.violation > 0:
+            fun += " (infeasible)"
+        print(f"{res.method:<6} {fun:>18} {f'{res.status} ({label})':<32} {res.time:>8.2f}")
+    bound = ex.bound
+    print(f"\nMILP bound: {bound:.10g}" + (" (= the optimum)" if ex.status == 0 else
+                                         " (proven; the optimum lies between it and the best "
+                                         "solution)") if bound == bound else
+          "\nMILP bound: none (" + ex.message + ")")
+    if ga.violation > 0:
+        print("GA: no feasible solution")
+        return 1
+    if bound == bound:
+        diff = ga.fun - bound if sense == "min" else bound - ga.fun
+        gap = 0.0 if diff == 0 else diff / max(abs(ga.fun), 1e-12)
+        print(f"GA gap to the bound: {_pct(gap)}"
+              + (" (the GA found an optimum)" if ex.status == 0 and diff <= 1e-9 * max(
+                  1.0, abs(bound)) else ""))
+        if diff < -1e-6 * max(1.0, abs(bound)):
+            print("gabalance: error: the GA's objective is beyond the MILP's proven bound",
+                  file=sys.stderr)
+            return 1
+    return 0
 
 
 def cmd_check_result(args: argparse.Namespace) -> int:
@@ -251,7 +311,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"numpy     {np.__version__}\nscipy     {scipy.__version__}")
     print(f"numba     {numba.__version__} ({numba.get_num_threads()} threads)")
     print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
-    print(f"methods   search: {', '.join(SEARCH_METHODS)}; baselines: "
+    print(f"methods   search: {', '.join(SEARCH_METHODS)}; exact: milp; baselines: "
           f"{', '.join(BASELINE_METHODS)}")
     print(f"objectives placement: {', '.join(gb.PLACEMENT_OBJECTIVES)}; schedule: "
           f"{', '.join(gb.SCHEDULE_OBJECTIVES)}")
@@ -287,9 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("file", help="a problem file, or a bundled example (scenario, "
                                     "ai_cluster)")
     solve.add_argument("--method", default="ga",
-                       help="ga (default) or a baseline: round_robin, least_connections, "
-                            "least_loaded, first_fit_decreasing, best_fit_decreasing, heft "
-                            "(schedule objectives), random")
+                       help="ga (default), milp (exact, small instances) or a baseline: "
+                            "round_robin, least_connections, least_loaded, "
+                            "first_fit_decreasing, best_fit_decreasing, heft (schedule "
+                            "objectives), random")
     solve.add_argument("--objective", default=None,
                        help="default: the problem's own objective")
     _add_input(solve, "objective sense (only cost may be maximised; for GAP files also the "
@@ -301,12 +362,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     solve.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     solve.add_argument("--params", default=None, metavar="PARAMS.json",
-                       help="GA parameters: a JSON object of GAParams fields")
+                       help="a JSON object of GAParams fields (MILPParams for milp)")
     solve.add_argument("--out", default=None, metavar="RESULT.json",
                        help="save the result as JSON (check it with check-result)")
     solve.add_argument("--progress", action="store_true",
                        help="show generation, time and best value on stderr")
     solve.set_defaults(func=cmd_solve)
+
+    exact = sub.add_parser("check", help="GA and the exact MILP on one instance: both "
+                                         "objectives, the proven bound, the GA's gap to it")
+    exact.add_argument("file", help="a problem file, or a bundled example (scenario)")
+    exact.add_argument("--objective", default=None,
+                       help="default: the problem's own objective")
+    _add_input(exact, "objective sense (only cost may be maximised)")
+    exact.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                       help="wall-clock seconds for the GA and again for the MILP (default 60)")
+    exact.add_argument("--seed", type=int, default=0, help="GA seed (default 0)")
+    exact.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    exact.set_defaults(func=cmd_check)
 
     check = sub.add_parser("check-result",
                            help="reload a saved result and re-validate it against its problem")

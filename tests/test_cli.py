@@ -151,6 +151,64 @@ def test_solve_bad_params_file(tmp_path, capsys):
     assert "method 'heft' takes no params" in capsys.readouterr().err
 
 
+def test_solve_milp_prints_bound_and_model(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["solve", "scenario", "--method", "milp", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "objective:   makespan (min) = 110\n" in text
+    assert "bound:       110 (proven), gap 0%" in text
+    assert "status:      0 (optimal): optimal (proven by HiGHS)" in text
+    assert "model:       time_unit 1, horizon 110" in text and "generations" not in text
+    assert main(["check-result", str(out), "scenario"]) == 0
+    assert capsys.readouterr().out.startswith("valid: milp result, makespan = 110 ")
+
+
+def test_solve_milp_params_and_refusals(tmp_path, capsys):
+    from pathlib import Path
+
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    params = tmp_path / "milp.json"
+    params.write_text('{"max_variables": 1}')
+    out = tmp_path / "r.json"
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--method", "milp", "--params", str(params), "--out", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "status:      6 (too large): too large for the exact model: 6 variables" in text
+    assert json.loads(out.read_text())["x"] is None
+    params.write_text('{"max_vars": 1}')
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--method", "milp", "--params", str(params)]) == 2
+    assert "unknown MILPParams field(s): max_vars" in capsys.readouterr().err
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "min",
+                 "--method", "milp", "--objective", "imbalance"]) == 2
+    assert "method 'milp' has no exact model for objective 'imbalance'" in \
+        capsys.readouterr().err
+    assert main(["solve", "scenario", "--method", "milp", "--generations", "5"]) == 2
+    assert "max_generations is not used by method 'milp'" in capsys.readouterr().err
+
+
+def test_check_ga_against_milp(capsys):
+    from pathlib import Path
+
+    assert main(["check", "scenario", "--time-limit", "1", "--backend", "numpy"]) == 0
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
+    assert rows["ga"][1] == "110" and rows["milp"][1:3] == ["110", "0"]
+    assert "MILP bound: 110 (= the optimum)" in text
+    assert "GA gap to the bound: 0% (the GA found an optimum)" in text
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    # problem 1 (max): both reach the optimum; problem 2 has no feasible assignment
+    assert main(["check", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--time-limit", "1", "--backend", "numpy"]) == 0
+    text = capsys.readouterr().out
+    assert "objective: cost (max)" in text and "(the GA found an optimum)" in text
+    assert main(["check", f"{gap}#2", "--format", "orlib-gap", "--sense", "max",
+                 "--time-limit", "1", "--backend", "numpy"]) == 1
+    text = capsys.readouterr().out
+    assert "2 (infeasible)" in text and "GA: no feasible solution" in text
+    assert "MILP bound: none (infeasible: HiGHS proved" in text
+
+
 def test_show_and_errors(tmp_path, capsys):
     from gabalance import examples
 
@@ -173,7 +231,7 @@ def test_info(capsys):
     out = capsys.readouterr().out
     assert "numba" in out and "auto -> numba" in out
     assert f"({numba.get_num_threads()} threads)" in out
-    assert "search: ga; baselines: round_robin, " in out and "heft" in out
+    assert "search: ga; exact: milp; baselines: round_robin, " in out and "heft" in out
     assert "population=100" in out and "seed_baselines=True" in out
 
 
