@@ -21,13 +21,18 @@ def _head(doc: dict) -> str:
             f"Python {m['python']}.")
 
 
-def orlib(doc: dict) -> str:
+def by_file(doc: dict) -> list[tuple[tuple[str, str], list[dict]]]:
+    """OR-Library rows grouped by (file, sense), in file order (gap1, gap2, ..., gap12)."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in doc["rows"]:
         groups[(r["file_problem"].split("-")[0], r["sense"])].append(r)
+    return sorted(groups.items(), key=lambda kv: (int(kv[0][0][3:]), kv[0][1]))
+
+
+def orlib(doc: dict) -> str:
     lines = [_head(doc), "", "| file | sense | problems | optimum reached | worst gap % | "
              "slowest time to best s |", "|---|---|---:|---:|---:|---:|"]
-    for (f, sense), rows in sorted(groups.items(), key=lambda kv: (int(kv[0][0][3:]), kv[0][1])):
+    for (f, sense), rows in by_file(doc):
         lines.append(f"| {f} | {sense} | {len(rows)} | {sum(r['gap'] <= 1e-9 for r in rows)} | "
                      f"{max(r['gap'] for r in rows):.2f} | "
                      f"{max(r['time_to_best'] for r in rows):.2f} |")
