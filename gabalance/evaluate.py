@@ -168,8 +168,9 @@ def evaluate(
         One of ``gabalance.OBJECTIVES`` (default ``problem.objective``).
     sense : {"min", "max"}, optional
         For ``cost`` only (default ``problem.sense``).
-    backend : {"auto", "numba", "numpy"}
-        ``auto`` honours the ``GABALANCE_BACKEND`` environment variable.
+    backend : {"auto", "numba", "numpy", "cupy"}
+        ``auto`` honours the ``GABALANCE_BACKEND`` environment variable, else takes ``cupy``
+        when a CUDA device answers, else ``numba``.
     schedule : None, True, "best" or array of int
         Schedule mode: the individuals whose start/finish times to return.
 
@@ -194,4 +195,10 @@ def evaluate(
             rows = np.array([best_index(obj, viol, sense)], np.int64)
             _, _, start, finish = engine.schedule(pk, pop[rows], key_arr[rows], code,
                                                   np.zeros(1, np.int64))
+    if name == "cupy":  # the public result holds host arrays
+        from gabalance.operators.variation import to_host
+
+        obj, viol = to_host(obj), to_host(viol)
+        start = None if start is None else to_host(start)
+        finish = None if finish is None else to_host(finish)
     return Evaluation(obj, viol, objective, sense, mode, name, rows, start, finish)

@@ -22,13 +22,14 @@ import numpy as np
 from gabalance._fit import demand3
 from gabalance.problem import Problem
 
-__all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "pack", "resolve_backend",
-           "score_matrix", "transposed"]
+__all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "gpu_status", "pack",
+           "resolve_backend", "score_matrix", "transposed"]
 
 log = logging.getLogger("gabalance")
 
-#: backends that exist in this version, in order of preference for "auto"
-BACKENDS = ("numba", "numpy")
+#: backends that exist in this version ("auto" picks cupy when a CUDA device answers, else
+#: numba; numpy is the readable reference)
+BACKENDS = ("numba", "numpy", "cupy")
 
 #: integer codes the kernels use for each objective
 OBJECTIVE_CODES = {
@@ -179,20 +180,53 @@ def transposed(pk: Packed, name: str, sign: float = 1.0) -> np.ndarray:
     return cache[key]
 
 
+_GPU: tuple[bool, str] | None = None
+
+
+def gpu_status(refresh: bool = False) -> tuple[bool, str]:
+    """(usable, reason): whether CuPy imports and a CUDA device answers (checked once)."""
+    global _GPU
+    if _GPU is None or refresh:
+        try:
+            import cupy
+        except Exception as exc:  # ImportError, or a broken CUDA install
+            _GPU = (False, f"CuPy is not importable ({type(exc).__name__}: {exc})")
+        else:
+            try:
+                count = int(cupy.cuda.runtime.getDeviceCount())
+            except Exception as exc:  # no driver, no device
+                _GPU = (False, f"no CUDA device answers ({type(exc).__name__}: {exc})")
+            else:
+                _GPU = (True, f"{count} CUDA device(s)") if count > 0 else (
+                    False, "no CUDA device answers (0 devices)")
+    return _GPU
+
+
 def resolve_backend(name: str | None = "auto") -> str:
-    """The backend that ``name`` means here: ``GABALANCE_BACKEND`` overrides ``"auto"``."""
+    """The backend that ``name`` means here.
+
+    ``"auto"`` is the ``GABALANCE_BACKEND`` environment variable when set, else ``cupy`` when
+    CuPy imports and a CUDA device answers, else ``numba`` (the choice is logged at INFO
+    level). Asking for ``cupy`` where it cannot run is an error that says why.
+    """
     if name is None or name == "auto":
         env = os.environ.get("GABALANCE_BACKEND", "").strip().lower()
         if env and env != "auto":
             if env not in BACKENDS:
                 raise ValueError(f"GABALANCE_BACKEND={env!r} is not a backend "
                                  f"(available: {', '.join(BACKENDS)})")
-            return env
-        chosen = BACKENDS[0]
-        log.info("backend 'auto' chose %r", chosen)
+            return resolve_backend(env)
+        ok, why = gpu_status()
+        chosen = "cupy" if ok else "numba"
+        log.info("backend 'auto' chose %r (%s)", chosen, why)
         return chosen
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)}, auto)")
+    if name == "cupy":
+        ok, why = gpu_status()
+        if not ok:
+            raise ValueError(f"backend 'cupy' cannot run here: {why}; use backend='numba' "
+                               "(or 'auto', which falls back to it)")
     return name
 
 

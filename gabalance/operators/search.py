@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gabalance.backend import OBJECTIVE_CODES, Packed, get_backend, pack
-from gabalance.operators.variation import AllowedSampler, standardize_keys
+from gabalance.operators.variation import AllowedSampler, standardize_keys, to_host
 from gabalance.problem import Problem, mode_of
 
 
@@ -108,8 +108,8 @@ class Search:
         orders = self.xp.argsort(rng.random(pop.shape), axis=1)
         weights = None
         if oscillation > 0 and self.code == 0:
-            weights = np.asarray(rng.random(pop.shape[0])) * (2 * oscillation
-                                                              * self.penalty_unit())
+            weights = to_host(rng.random(pop.shape[0])) * (2 * oscillation
+                                                           * self.penalty_unit())
         self.be.improve_placement(self.pk, pop, orders, self.code, self.sign, passes, weights)
         return self.be.placement(self.pk, pop, self.code)
 

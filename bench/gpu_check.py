@@ -1,0 +1,170 @@
+"""GPU check: the gpu tests, then evaluation and GA throughput of cupy against numba.
+
+    python bench/gpu_check.py [--data DIR] [--out results.json] [--quick]
+
+One command for a machine with an NVIDIA GPU (it runs on a CPU-only machine too, skipping
+the GPU rows, which is how it is smoke-tested). Steps, all in one process and one run:
+
+1. ``pytest -m gpu tests/test_gpu.py tests/test_kernels.py`` (parity of every kernel with
+   the NumPy/Numba references; the GA on the device).
+2. Placement evaluation of the 20 x 200 GAP instance d20200 (``gap_yagiura``; the generator's
+   ``gap_like(20, 200, "d")`` without the data) at P = 65536: full evaluations per second,
+   median of 5 calls after a warm-up, cupy with the population already on the device, numba
+   on all CPU cores.
+3. The GA with population 4096 on the same instance for G generations (``--generations``,
+   default 20) on each backend with the same seed: generations per second and the final
+   cost, to compare quality at equal generations.
+
+Prints a Markdown table with the device, and writes the figures as JSON (``--out``).
+Targets (issue "GPU backend"): >= 3e7 evaluations/s and >= 30x numba in step 2; >= 500
+generations/s in step 3 with the cost equal to the CPU backend's at equal generations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import gabalance as gb
+from gabalance.backend import OBJECTIVE_CODES, gpu_status, pack
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import default_data, machine  # noqa: E402
+
+
+def _instance(data: Path) -> tuple[str, gb.Problem]:
+    path = data / "gap_yagiura" / "AssignmentProblems.jl" / "data" / "d20200.zip"
+    if path.exists():
+        return "d20200", gb.io.read_yagiura_gap(path, "min")
+    from gabalance.generate import gap_like
+
+    return "gap_like(20, 200, 'd', seed=0)", gap_like(20, 200, kind="d", seed=0)
+
+
+def run_tests(quick: bool) -> dict:
+    tests = HERE.parent / "tests"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
+           str(tests / "test_gpu.py"), str(tests / "test_kernels.py")]
+    if quick:
+        cmd += ["-x"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+    tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+    return {"returncode": done.returncode, "summary": tail[0], "seconds": time.perf_counter() - t0}
+
+
+def _time(fn, reps: int) -> float:
+    fn()  # warm-up (compilation, transfers of the problem)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _evaluator(name: str, pk: object, pop: np.ndarray, code: int):
+    """A no-argument call that evaluates ``pop`` once on backend ``name`` and waits for it."""
+    if name == "cupy":
+        import cupy
+
+        from gabalance.backend import _cupy as cu
+
+        dpop = cupy.asarray(pop)  # the population already on the device
+
+        def call() -> None:
+            cu.placement(pk, dpop, code)
+            cupy.cuda.Device().synchronize()
+
+        return call
+    from gabalance.backend import _numba as nb
+
+    return lambda: nb.placement(pk, pop, code)
+
+
+def evaluation(problem: gb.Problem, P: int, backends: list[str]) -> dict:
+    pk = pack(problem)
+    rng = np.random.default_rng(0)
+    pop = rng.integers(0, problem.n_nodes, (P, problem.n_tasks)).astype(np.int32)
+    code = OBJECTIVE_CODES["cost"]
+    out = {}
+    for name in backends:
+        call = _evaluator(name, pk, pop, code)
+        t = _time(call, 5)
+        out[name] = {"seconds": t, "evals_per_s": P / t}
+    return out
+
+
+def ga(problem: gb.Problem, population: int, generations: int, backends: list[str]) -> dict:
+    out = {}
+    params = gb.GAParams(population=population)
+    for name in backends:
+        gb.solve(problem, "cost", backend=name, max_generations=1, seed=0,
+                 params=gb.GAParams(population=64))  # compile / warm up
+        res = gb.solve(problem, "cost", backend=name, max_generations=generations, seed=0,
+                       params=params)
+        per_gen = res.history["time"][-1] - res.history["time"][0]
+        out[name] = {"generations": res.nit, "seconds": per_gen,
+                     "generations_per_s": res.nit / per_gen if per_gen > 0 else float("inf"),
+                     "cost": res.fun, "valid": bool(gb.validate(problem, res.x).ok)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--population", type=int, default=65536, help="step 2 (default 65536)")
+    ap.add_argument("--ga-population", type=int, default=4096, help="step 3 (default 4096)")
+    ap.add_argument("--generations", type=int, default=20, help="step 3 (default 20)")
+    ap.add_argument("--quick", action="store_true", help="stop the tests at the first failure")
+    args = ap.parse_args(argv)
+    ok, why = gpu_status()
+    backends = ["cupy", "numba"] if ok else ["numba"]
+    doc: dict = {"machine": machine(), "gpu": why, "cpu_count": os.cpu_count()}
+    if ok:
+        from gabalance.backend._cupy import device_info
+
+        doc["device"] = device_info()
+    name, problem = _instance(args.data or default_data())
+    doc["instance"] = name
+    doc["tests"] = run_tests(args.quick) if ok else {"summary": "skipped: " + why}
+    doc["evaluation"] = evaluation(problem, args.population, backends)
+    doc["ga"] = ga(problem, args.ga_population, args.generations, backends)
+
+    dev = doc.get("device", {}).get("name", "no GPU")
+    print(f"# gpu_check: {dev}; CPU {doc['machine']['cpu']} ({doc['cpu_count']} cores); "
+          f"instance {name}\n")
+    print(f"gpu tests: {doc['tests']['summary']}\n")
+    print("| step | backend | figure | value |\n|---|---|---|---:|")
+    for b, r in doc["evaluation"].items():
+        print(f"| evaluation, P = {args.population} | {b} | evaluations/s | "
+              f"{r['evals_per_s']:.3e} |")
+    for b, r in doc["ga"].items():
+        print(f"| GA, population {args.ga_population}, {r['generations']} generations | {b} | "
+              f"generations/s | {r['generations_per_s']:.1f} |")
+        print(f"| GA, population {args.ga_population}, {r['generations']} generations | {b} | "
+              f"final cost (valid: {r['valid']}) | {r['cost']:g} |")
+    if ok:
+        e, g = doc["evaluation"], doc["ga"]
+        ev = e["cupy"]["evals_per_s"] / e["numba"]["evals_per_s"]
+        gr = g["cupy"]["generations_per_s"] / g["numba"]["generations_per_s"]
+        print(f"\ncupy / numba: evaluation {ev:.1f}x, GA {gr:.1f}x")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    failed = ok and doc["tests"].get("returncode", 0) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""What the CUDA kernels expect: argument lists, compile options and launch shapes.
+
+Shared by the cupy backend (``_cupy.py``) and the tests' host harness
+(``tests/cuda_host.py``), so both call every kernel in ``kernels/`` the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BLOCK", "KERNELS", "grid_1d", "options", "pack_args", "variant"]
+
+#: threads per block of the one-thread-per-individual kernels
+BLOCK = 128
+
+#: kernel name -> (source file, [(argument, kind)]); kinds: "ptr" (a device array),
+#: "i32" (int), "f64" (double)
+KERNELS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "gb_placement": ("placement.cu", [
+        ("pop", "ptr"), ("P", "i32"), ("N", "i32"), ("M", "i32"), ("K", "i32"),
+        ("Md", "i32"), ("capacity", "ptr"), ("demand", "ptr"), ("scale", "ptr"),
+        ("has_runtime", "i32"), ("runtime", "ptr"), ("duration", "ptr"), ("speed", "ptr"),
+        ("has_cost", "i32"), ("cost", "ptr"), ("elig_mode", "i32"), ("allowed", "ptr"),
+        ("group_ok", "ptr"), ("task_group", "ptr"), ("code", "i32"), ("load", "ptr"),
+        ("used", "ptr"), ("out_obj", "ptr"), ("out_viol", "ptr")]),
+    "gb_improve_placement": ("improve.cu", [
+        ("pop", "ptr"), ("orders", "ptr"), ("P", "i32"), ("N", "i32"), ("M", "i32"),
+        ("K", "i32"), ("Md", "i32"), ("capacity", "ptr"), ("demand", "ptr"),
+        ("demand_t", "ptr"), ("scale", "ptr"), ("has_runtime", "i32"), ("runtime", "ptr"),
+        ("duration", "ptr"), ("speed", "ptr"), ("has_score", "i32"), ("score", "ptr"),
+        ("score_t", "ptr"), ("elig_mode", "i32"), ("allowed", "ptr"), ("group_ok", "ptr"),
+        ("task_group", "ptr"), ("code", "i32"), ("sign", "f64"), ("passes", "i32"),
+        ("weights", "ptr"), ("load", "ptr"), ("saved_load", "ptr"), ("saved", "ptr"),
+        ("count", "ptr"), ("sorted", "ptr"), ("cur", "ptr"), ("alt_node", "ptr"),
+        ("alt_sc", "ptr"), ("alt_delta", "ptr")]),
+    "gb_schedule": ("schedule.cu", [
+        ("pop", "ptr"), ("keys", "ptr"), ("P", "i32"), ("N", "i32"), ("M", "i32"),
+        ("K", "i32"), ("Md", "i32"), ("capacity", "ptr"), ("demand", "ptr"),
+        ("has_runtime", "i32"), ("runtime", "ptr"), ("duration", "ptr"), ("speed", "ptr"),
+        ("group_ok", "ptr"), ("task_group", "ptr"), ("weight", "ptr"), ("release", "ptr"),
+        ("pred_ptr", "ptr"), ("pred_src", "ptr"), ("pred_data", "ptr"), ("succ_ptr", "ptr"),
+        ("succ_dst", "ptr"), ("bw_matrix", "i32"), ("bw", "ptr"), ("code", "i32"),
+        ("row_of", "ptr"), ("times", "ptr"), ("usage", "ptr"), ("heap_key", "ptr"),
+        ("heap_idx", "ptr"), ("waiting", "ptr"), ("nodes", "ptr"), ("start", "ptr"),
+        ("finish", "ptr"), ("out_obj", "ptr"), ("out_viol", "ptr"), ("out_start", "ptr"),
+        ("out_finish", "ptr")]),
+}
+
+
+def variant(data_dtype: Any, cost_dtype: Any = np.float64) -> tuple[bool, bool]:
+    """(integer data, integer cost): which compiled variant a problem needs."""
+    return np.dtype(data_dtype).kind in "iu", np.dtype(cost_dtype).kind in "iu"
+
+
+def options(int_data: bool, int_cost: bool) -> tuple[str, ...]:
+    """Compiler options for one variant (NVRTC and nvcc spell them alike)."""
+    opts = ["--fmad=false", "-std=c++17"]
+    if int_data:
+        opts.append("-DGB_DATA_INT")
+    if int_cost:
+        opts.append("-DGB_COST_INT")
+    return tuple(opts)
+
+
+def grid_1d(n: int, block: int = BLOCK) -> tuple[int, int]:
+    """(blocks, threads per block) covering ``n`` threads, one per individual; at least one
+    block so that an empty population still launches validly."""
+    if n < 0:
+        raise ValueError(f"cannot launch {n} threads")
+    if block < 1 or block > 1024:
+        raise ValueError(f"threads per block must be in 1..1024, got {block}")
+    return max(1, -(-n // block)), block
+
+
+def pack_args(name: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The kernel's arguments in order, as (kind, value), from a dict of named values."""
+    _, spec = KERNELS[name]
+    missing = [a for a, _ in spec if a not in values]
+    if missing:
+        raise KeyError(f"{name}: missing argument(s) {', '.join(missing)}")
+    return [(kind, values[arg]) for arg, kind in spec]
