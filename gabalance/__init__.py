@@ -1,6 +1,6 @@
 """gabalance: which node runs which AI task, and when, on heterogeneous clusters."""
 
-from gabalance.algorithms import GA, GAParams
+from gabalance.algorithms import GA, PSO, GAParams, PSOParams
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
 from gabalance.exact import MILPParams
 from gabalance.problem import (
@@ -25,12 +25,14 @@ __all__ = [
     "METHODS",
     "OBJECTIVES",
     "PLACEMENT_OBJECTIVES",
+    "PSO",
     "SCHEDULE_OBJECTIVES",
     "Dependency",
     "Evaluation",
     "GAParams",
     "MILPParams",
     "Node",
+    "PSOParams",
     "Problem",
     "ProblemError",
     "SolveResult",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 FORMATS = ("json", "orlib-gap", "yagiura-gap", "psplib")
-BACKEND_CHOICES = ("auto", "numba", "numpy")
+BACKEND_CHOICES = ("auto", "numba", "numpy", "cupy")
 
 
 def _load(name_or_path: str):
@@ -67,7 +67,7 @@ def _read(fmt: str, path: str, sense: str | None, index: int | None = None):
 
 
 def _read_params(path: str | None, method: str = "ga") -> Any:
-    from gabalance import GAParams, MILPParams
+    from gabalance import GAParams, MILPParams, PSOParams
 
     if path is None:
         return None
@@ -77,7 +77,8 @@ def _read_params(path: str | None, method: str = "ga") -> Any:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON: {exc}") from None
-    cls = MILPParams if method == "milp" else GAParams
+    cls: type[GAParams] | type[PSOParams] | type[MILPParams] = (
+        MILPParams if method == "milp" else PSOParams if method == "pso" else GAParams)
     if not isinstance(values, dict):
         raise ValueError(f"{path}: parameters must be a JSON object of {cls.__name__} fields "
                          f"(e.g. {{\"population\": 50}}), got {type(values).__name__}")
@@ -303,7 +304,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import scipy
 
     import gabalance as gb
-    from gabalance.backend import BACKENDS, resolve_backend
+    from gabalance.backend import BACKENDS, gpu_status, resolve_backend
     from gabalance.solve import BASELINE_METHODS, DEFAULT_GENERATIONS, SEARCH_METHODS
 
     print(f"gabalance {gb.__version__}")
@@ -311,13 +312,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"numpy     {np.__version__}\nscipy     {scipy.__version__}")
     print(f"numba     {numba.__version__} ({numba.get_num_threads()} threads)")
     print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
+    ok, why = gpu_status()
+    if ok:
+        from gabalance.backend._cupy import device_info
+
+        d = device_info()
+        print(f"gpu       {d['name']} (compute capability {d['compute_capability']}, "
+              f"{d['memory_gib']} GiB); CUDA runtime {d['cuda_runtime']}, driver "
+              f"{d['cuda_driver']}; CuPy {d['cupy']}")
+    else:
+        print(f"gpu       none: {why}")
     print(f"methods   search: {', '.join(SEARCH_METHODS)}; exact: milp; baselines: "
           f"{', '.join(BASELINE_METHODS)}")
     print(f"objectives placement: {', '.join(gb.PLACEMENT_OBJECTIVES)}; schedule: "
           f"{', '.join(gb.SCHEDULE_OBJECTIVES)}")
     defaults = ", ".join(f"{k}={v}" for k, v in gb.GAParams().to_dict().items())
     print(f"GA        defaults: {defaults}")
-    print(f"          without --time-limit or --generations: {DEFAULT_GENERATIONS} generations")
+    pso = ", ".join(f"{k}={v}" for k, v in gb.PSOParams().to_dict().items())
+    print(f"PSO       defaults: {pso}")
+    print(f"          without --time-limit or --generations: {DEFAULT_GENERATIONS} generations "
+          "(iterations)")
     return 0
 
 
@@ -347,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("file", help="a problem file, or a bundled example (scenario, "
                                     "ai_cluster)")
     solve.add_argument("--method", default="ga",
-                       help="ga (default), milp (exact, small instances) or a baseline: "
+                       help="ga (default), pso, milp (exact, small instances) or a baseline: "
                             "round_robin, least_connections, least_loaded, "
                             "first_fit_decreasing, best_fit_decreasing, heft (schedule "
                             "objectives), random")
@@ -362,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     solve.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     solve.add_argument("--params", default=None, metavar="PARAMS.json",
-                       help="a JSON object of GAParams fields (MILPParams for milp)")
+                       help="a JSON object of GAParams fields (PSOParams for pso, "
+                            "MILPParams for milp)")
     solve.add_argument("--out", default=None, metavar="RESULT.json",
                        help="save the result as JSON (check it with check-result)")
     solve.add_argument("--progress", action="store_true",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gabalance.algorithms.ga import GA, GAParams
+from gabalance.algorithms.pso import PSO, PSOParams
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import evaluate
 from gabalance.exact import EXACT_OBJECTIVES, MILPParams, solve_milp
@@ -21,7 +22,7 @@ from gabalance.result import SolveResult
 __all__ = ["METHODS", "solve"]
 
 #: search methods (take params, seeds, time limits, warm starts)
-SEARCH_METHODS = ("ga",)
+SEARCH_METHODS = ("ga", "pso")
 #: constructive baselines, each run once
 BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
                     "best_fit_decreasing", "heft", "random")
@@ -86,8 +87,10 @@ def _node_index(problem: Problem, node: Any, task: str) -> int:
     raise ValueError(f"initial: task {task!r} names unknown node {node!r}")
 
 
-def _params_iv(params: Any, cls: type[GAParams] | type[MILPParams], method: str) -> Any:
-    """``params`` as an instance of ``cls`` (GAParams, MILPParams): default, dict or itself."""
+def _params_iv(params: Any, cls: type[GAParams] | type[PSOParams] | type[MILPParams],
+               method: str) -> Any:
+    """``params`` as an instance of ``cls`` (GAParams, PSOParams, MILPParams): default,
+    dict or itself."""
     if params is None:
         return cls()
     if isinstance(params, dict):
@@ -139,7 +142,7 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
             raise ValueError(f"max_generations must be a non-negative integer, got "
                              f"{max_generations!r}")
     if method in SEARCH_METHODS:
-        params = _params_iv(params, GAParams, method)
+        params = _params_iv(params, GAParams if method == "ga" else PSOParams, method)
     elif method in EXACT_METHODS:
         if max_generations is not None:
             raise ValueError("max_generations is not used by method 'milp'; use time_limit")
@@ -198,7 +201,7 @@ def solve(
     time_limit: float | None = None,
     max_generations: int | None = None,
     seed: int | None = None,
-    params: GAParams | dict | None = None,
+    params: GAParams | PSOParams | MILPParams | dict | None = None,
     initial: Any = None,
     callback: Callable[[SolveResult], Any] | None = None,
     progress: bool = False,
@@ -213,12 +216,14 @@ def solve(
     sense : {"min", "max"}, optional
         Only ``cost`` may be maximised (default ``problem.sense`` for cost).
     method : str, default "ga"
-        "ga" (:class:`gabalance.algorithms.GA`), "milp" (the exact models of
+        "ga" (:class:`gabalance.algorithms.GA`), "pso" (:class:`gabalance.algorithms.PSO`),
+        "milp" (the exact models of
         :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
         :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
         first_fit_decreasing, best_fit_decreasing, heft (schedule objectives), random.
-    backend : {"auto", "numba", "numpy"}
-        Evaluation engine (``auto`` honours ``GABALANCE_BACKEND``).
+    backend : {"auto", "numba", "numpy", "cupy"}
+        Evaluation engine: ``auto`` honours ``GABALANCE_BACKEND``, else takes ``cupy`` when
+        CuPy imports and a CUDA device answers, else ``numba``.
     time_limit : float, optional
         Seconds of wall time for the whole solve; the search stops before a generation that
         would end past it (checked between generations, so the first population, which
@@ -229,8 +234,9 @@ def solve(
         Generations after the first population. With neither limit, 300 generations.
     seed : int, optional
         Seed of the run's one random generator: same seed and backend, same result.
-    params : GAParams, MILPParams or dict, optional
-        Search parameters (:class:`gabalance.GAParams`), or for "milp"
+    params : GAParams, PSOParams, MILPParams or dict, optional
+        Search parameters (:class:`gabalance.GAParams`, :class:`gabalance.PSOParams` for
+        "pso"), or for "milp"
         :class:`gabalance.MILPParams` (gap tolerance, size limits).
     initial : array_like (N,) of node indices or names, dict task -> node, or SolveResult
         Warm start: this solution joins the first population (after repair). For "milp" it
@@ -270,8 +276,10 @@ def solve(
         return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0)
     if time_limit is None and max_generations is None:
         max_generations = DEFAULT_GENERATIONS
-    ga_params: GAParams = a["params"]
-    ga = GA(problem, objective, sense=sense, params=ga_params, backend=backend_name, seed=seed)
+    ga_params = a["params"]
+    algo = GA if method == "ga" else PSO
+    ga: Any = algo(problem, objective, sense=sense, params=ga_params, backend=backend_name,
+              seed=seed, xp=_array_module(backend_name))
     budget = 5.0 if time_limit is None else min(5.0, 0.2 * time_limit)
     history: dict[str, list] = {"generation": [], "time": [], "best": [], "violation": [],
                                 "nfev": []}
@@ -352,6 +360,15 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
         history=None, params=None, **base)
     res["time"] = time.perf_counter() - t0
     return res
+
+
+def _array_module(backend: str) -> Any:
+    """numpy, or cupy for the cupy backend (whole generations then stay on the device)."""
+    if backend == "cupy":
+        import cupy
+
+        return cupy
+    return np
 
 
 def _exact(problem: Problem, params: MILPParams, time_limit: float | None,

@@ -231,7 +231,7 @@ def test_info(capsys):
     out = capsys.readouterr().out
     assert "numba" in out and "auto -> numba" in out
     assert f"({numba.get_num_threads()} threads)" in out
-    assert "search: ga; exact: milp; baselines: round_robin, " in out and "heft" in out
+    assert "search: ga, pso; exact: milp; baselines: round_robin, " in out and "heft" in out
     assert "population=100" in out and "seed_baselines=True" in out
 
 

@@ -65,7 +65,7 @@ def test_problem_and_objective_checks(scenario, placement):
 
 
 def test_method_checks(scenario, placement):
-    with _raises(ValueError, "unknown method 'tabu' (choose from ga, milp, round_robin, "
+    with _raises(ValueError, "unknown method 'tabu' (choose from ga, pso, milp, round_robin, "
                              "least_connections, least_loaded, first_fit_decreasing, "
                              "best_fit_decreasing, heft, random)"):
         gb.solve(placement, "cost", method="tabu")
@@ -76,7 +76,7 @@ def test_method_checks(scenario, placement):
         gb.solve(placement, "cost", method="round_robin", params=SMALL)
     with _raises(TypeError, "method 'heft' takes no params"):
         gb.solve(scenario, method="heft", params={})
-    with _raises(ValueError, "initial is only used by search and exact methods (ga, milp), "
+    with _raises(ValueError, "initial is only used by search and exact methods (ga, pso, milp), "
                              "not by 'random'"):
         gb.solve(placement, "cost", method="random", initial=[2] * 8)
 
@@ -188,17 +188,25 @@ def _check_result(problem: gb.Problem, res: SolveResult, objective: str, method:
         assert h["best"][-1] == res.fun and h["violation"][-1] == res.violation
         assert h["nfev"][-1] == res.nfev and h["nfev"] == sorted(h["nfev"])
         assert h["time"] == sorted(h["time"]) and h["time"][-1] <= res.time
-        assert gb.GAParams.from_dict(res.params).to_dict() == res.params
+        cls = gb.GAParams if method == "ga" else gb.PSOParams
+        assert cls.from_dict(res.params).to_dict() == res.params
+
+
+def _small(method: str) -> dict:
+    """A short run of a search method (small population / swarm); nothing for the others."""
+    if method not in SEARCH_METHODS:
+        return {}
+    return dict(max_generations=5, params=SMALL if method == "ga" else gb.PSOParams(swarm=10))
 
 
 @pytest.mark.parametrize("method", gb.METHODS)
 def test_every_method_on_the_scenario(scenario, method):
-    kw = dict(max_generations=5, params=SMALL) if method in SEARCH_METHODS else {}
+    kw = _small(method)
     res = gb.solve(scenario, "makespan", method=method, seed=0, backend="numba", **kw)
     _check_result(scenario, res, "makespan", method)
     assert res.success and gb.validate(scenario, res.x, res.start).ok
     assert res.fun == res.finish.max()
-    if method == "ga":
+    if method in SEARCH_METHODS:
         assert res.status == 1 and res.message == "generation limit reached (5)"
         assert res.nit == 5
         heft = gb.solve(scenario, "makespan", method="heft")
@@ -208,7 +216,7 @@ def test_every_method_on_the_scenario(scenario, method):
 @pytest.mark.parametrize("method", [m for m in gb.METHODS if m != "heft"])
 @pytest.mark.parametrize("objective", ["cost", "max_utilization"])
 def test_every_method_on_a_placement_problem(placement, method, objective):
-    kw = dict(max_generations=5, params=SMALL) if method in SEARCH_METHODS else {}
+    kw = _small(method)
     res = gb.solve(placement, objective, method=method, seed=0, backend="numba", **kw)
     _check_result(placement, res, objective, method)
     assert res.success and gb.validate(placement, res.x).ok

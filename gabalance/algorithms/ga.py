@@ -57,7 +57,7 @@ from gabalance.operators.variation import (
 )
 from gabalance.problem import Problem, mode_of
 
-__all__ = ["GA", "GAParams"]
+__all__ = ["GA", "GAParams", "Searcher"]
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,78 @@ def _seed_plans(problem: Problem, objective: str, budget_s: float) -> list[tuple
     return plans
 
 
-class GA:
+class Searcher:
+    """What the GA and the particle swarm share: the first population's given members, the
+    iteration count with the restart on stagnation, and ``step``."""
+
+    problem: Problem
+    objective_name: str
+    params: Any
+    generation: int
+    seeded: list[str]
+    _asked: tuple[Any, Any, Any, Any] | None
+    _best_value: tuple[float, float]
+    _since_improved: int
+
+    def ask(self) -> tuple[Any, Any]:
+        raise NotImplementedError  # pragma: no cover - both subclasses define it
+
+    def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _key_of_best(self) -> tuple[float, float]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _restart(self) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _given(self, initial: Any, initial_keys: Any, seed_budget_s: float, size: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(assignments (G, N) int32, keys (G, N)): the warm start, then the baselines' plans
+        (if ``params.seed_baselines``, those that fit in ``seed_budget_s``), at most
+        ``size``; the baselines used are recorded in ``seeded``."""
+        N = self.problem.n_tasks
+        rows: list[Any] = []
+        krows: list[Any] = []
+        if initial is not None:
+            init = np.atleast_2d(np.asarray(initial, np.int32))
+            rows.append(init)
+            if initial_keys is not None:
+                krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
+            else:
+                krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
+        if self.params.seed_baselines:
+            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s):
+                rows.append(plan.assignment[None].astype(np.int32))
+                krows.append(plan.keys[None].astype(np.float64))
+                self.seeded.append(name)
+        given = np.concatenate(rows)[:size] if rows else np.zeros((0, N), np.int32)
+        given_k = np.concatenate(krows)[:size] if krows else np.zeros((0, N))
+        return given, given_k
+
+    def _told(self) -> None:
+        """Count an iteration; restart after ``params.stagnation`` without a better best."""
+        self.generation += 1
+        self._asked = None
+        best = self._key_of_best()
+        if best < self._best_value:
+            self._best_value = best
+            self._since_improved = 0
+        else:
+            self._since_improved += 1
+        s = self.params.stagnation
+        if s and self._since_improved >= s:
+            self._restart()
+
+    def step(self) -> None:
+        """One iteration: :meth:`ask` (which also evaluates), then :meth:`tell`."""
+        x, keys = self.ask()
+        assert self._asked is not None
+        _, _, obj, viol = self._asked
+        self.tell(x, keys, obj, viol)
+
+
+class GA(Searcher):
     """Genetic algorithm with ``init/ask/tell`` (see the module docstring).
 
     Parameters
@@ -185,9 +256,13 @@ class GA:
         Direction (only ``cost`` may be maximised).
     params : GAParams, optional
     backend : str
-        "numba", "numpy" or "auto" (see :func:`gabalance.backend.resolve_backend`).
+        "numba", "numpy", "cupy" or "auto" (see :func:`gabalance.backend.resolve_backend`).
     seed : int or numpy.random.Generator, optional
-        All randomness of the run comes from this one generator.
+        All randomness of the run comes from this one generator (with ``xp=cupy``, the
+        operators draw from a CuPy generator seeded from it).
+    xp : module, default numpy
+        Array module of the population: numpy, or cupy to keep whole generations on the
+        device (with the cupy backend).
 
     Attributes
     ----------
@@ -207,6 +282,10 @@ class GA:
         self.backend = resolve_backend(backend)
         self.xp = xp
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        # the operators draw from a generator of the array module: the run's own with numpy,
+        # one seeded from it with cupy, so a whole generation stays on the device
+        self.drng = self.rng if xp is np else xp.random.default_rng(
+            int(self.rng.integers(0, 2**63)))
         self.search = Search(problem, objective, sense, self.backend, xp)
         self.schedule = self.search.mode == "schedule"
         N = problem.n_tasks
@@ -224,21 +303,21 @@ class GA:
     # ------------------------------------------------------------------ building blocks
     def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
         if self.schedule:
-            pop, keys, obj, viol = self.search.schedule(self.rng, pop, keys, self.params.justify)
+            pop, keys, obj, viol = self.search.schedule(self.drng, pop, keys, self.params.justify)
             self.nfev += pop.shape[0] * (3 if self.params.justify else 1)
-            pop, obj, viol, used = self.search.reassign(self.rng, pop, keys, obj, viol,
+            pop, obj, viol, used = self.search.reassign(self.drng, pop, keys, obj, viol,
                                                         self.params.reassign)
             self.nfev += used
             return pop, keys, obj, viol
-        obj, viol = self.search.placement(self.rng, pop, self.params.local_search,
+        obj, viol = self.search.placement(self.drng, pop, self.params.local_search,
                                           self.params.oscillation)
         self.nfev += pop.shape[0]
         return pop, None, obj, viol
 
     def _random(self, n: int) -> tuple[Any, Any]:
         N = self.problem.n_tasks
-        pop = self.search.sampler.draw(self.rng, (n, N)).astype(self.xp.int32)
-        keys = self.xp.asarray(self.rng.random((n, N))) if self.schedule else None
+        pop = self.search.sampler.draw(self.drng, (n, N)).astype(self.xp.int32)
+        keys = self.xp.asarray(self.drng.random((n, N))) if self.schedule else None
         return pop, keys
 
     def _rank(self) -> Any:
@@ -256,23 +335,8 @@ class GA:
         in first (after repair and improvement), then the baselines' plans (if
         ``params.seed_baselines``; those that fit in ``seed_budget_s``), then random genomes.
         """
-        xp, N, P = self.xp, self.problem.n_tasks, self.params.population
-        rows: list[Any] = []
-        krows: list[Any] = []
-        if initial is not None:
-            init = np.atleast_2d(np.asarray(initial, np.int32))
-            rows.append(init)
-            if initial_keys is not None:
-                krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
-            else:
-                krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
-        if self.params.seed_baselines:
-            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s):
-                rows.append(plan.assignment[None].astype(np.int32))
-                krows.append(plan.keys[None].astype(np.float64))
-                self.seeded.append(name)
-        given = np.concatenate(rows)[:P] if rows else np.zeros((0, N), np.int32)
-        given_k = np.concatenate(krows)[:P] if krows else np.zeros((0, N))
+        xp, P = self.xp, self.params.population
+        given, given_k = self._given(initial, initial_keys, seed_budget_s, P)
         pop, keys = self._random(P - len(given))
         pop = xp.concatenate([xp.asarray(given), pop])
         if self.schedule:
@@ -286,7 +350,7 @@ class GA:
 
         Returns ``(x, keys)``: (C, N) int32 and, in schedule mode, (C, N) float64 ranks
         (None in placement mode)."""
-        xp, p, rng, C = self.xp, self.params, self.rng, self.offspring
+        xp, p, rng, C = self.xp, self.params, self.drng, self.offspring
         rank = self._rank()
         parents = tournament(xp, rng, rank, 2 * C, p.tournament)
         a, b = parents[:C], parents[C:]
@@ -311,24 +375,7 @@ class GA:
         obj = xp.concatenate([self.objective, xp.asarray(objective, dtype=xp.float64)])
         viol = xp.concatenate([self.violation, xp.asarray(violation, dtype=xp.float64)])
         self._select(pop, allk, obj, viol)
-        self.generation += 1
-        self._asked = None
-        best = self._key_of_best()
-        if best < self._best_value:
-            self._best_value = best
-            self._since_improved = 0
-        else:
-            self._since_improved += 1
-        s = self.params.stagnation
-        if s and self._since_improved >= s:
-            self._restart()
-
-    def step(self) -> None:
-        """One generation: :meth:`ask` (which also evaluates), then :meth:`tell`."""
-        x, keys = self.ask()
-        assert self._asked is not None
-        _, _, obj, viol = self._asked
-        self.tell(x, keys, obj, viol)
+        self._told()
 
     # ------------------------------------------------------------------ internals
     def _select(self, pop: Any, keys: Any, obj: Any, viol: Any) -> None:

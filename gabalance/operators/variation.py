@@ -106,18 +106,38 @@ class AllowedSampler:
 
     def draw(self, rng: Any, shape: tuple[int, int]) -> Any:
         """(C, N) int32: for every task (column) an allowed node chosen uniformly."""
+        return self.decode(rng.random(shape))
+
+    def decode(self, u: Any) -> Any:
+        """(C, N) nodes for keys ``u`` in [0, 1): key u of task i picks the node at position
+        ``floor(u * count_i)`` of the task's sorted list of allowed nodes."""
         xp = self.xp
-        u = rng.random(shape)
         if self.everywhere:
             return xp.minimum((u * self.n_nodes).astype(xp.int32), self.n_nodes - 1)
         pick = xp.minimum((u * self.count[None, :]).astype(xp.int64), self.count[None, :] - 1)
         return self.nodes[self.ptr[None, :-1] + pick]
+
+    def encode(self, pop: Any) -> Any:
+        """(C, N) float64 keys that :meth:`decode` maps back to ``pop``: the middle of each
+        gene's interval (genes on nodes that are not allowed get the nearest position)."""
+        xp = self.xp
+        if self.everywhere:
+            return (pop.astype(xp.float64) + 0.5) / self.n_nodes
+        pos = xp.minimum(self._lower_bound(pop) - self.ptr[None, :-1], self.count[None, :] - 1)
+        return (pos.astype(xp.float64) + 0.5) / self.count[None, :]
 
     def allowed(self, pop: Any) -> Any:
         """(C, N) bool: whether each gene names an allowed node (binary search in the CSR)."""
         xp = self.xp
         if self.everywhere:
             return xp.ones(pop.shape, bool)
+        lo = self._lower_bound(pop)
+        inside = lo < self.ptr[None, 1:]
+        return inside & (self.nodes[xp.minimum(lo, self.nodes.shape[0] - 1)] == pop)
+
+    def _lower_bound(self, pop: Any) -> Any:
+        """(C, N) CSR index of the first allowed node >= each gene, per task."""
+        xp = self.xp
         C, N = pop.shape
         lo = xp.broadcast_to(self.ptr[None, :-1], (C, N)).copy()
         hi = xp.broadcast_to(self.ptr[None, 1:], (C, N)).copy()
@@ -130,8 +150,7 @@ class AllowedSampler:
             go_right = open_ & (val < pop)
             lo = xp.where(go_right, mid + 1, lo)
             hi = xp.where(open_ & ~go_right, mid, hi)
-        inside = lo < self.ptr[None, 1:]
-        return inside & (self.nodes[xp.minimum(lo, self.nodes.shape[0] - 1)] == pop)
+        return lo
 
 
 def mutate_reassign(xp: Any, rng: Any, pop: Any, rate: float, sampler: AllowedSampler) -> Any:
