@@ -64,3 +64,29 @@ def time_to_best(res: gb.SolveResult) -> float:
 def save(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def add_method_args(ap: Any) -> None:
+    """``--method ga|pso``, ``--params JSON`` (fields of GAParams / PSOParams) and ``--every K``
+    (every K-th instance only), shared by the quality scripts."""
+    ap.add_argument("--method", default="ga", choices=["ga", "pso"])
+    ap.add_argument("--params", default=None, metavar="JSON",
+                    help='parameter fields as JSON, e.g. \'{"variant": "keys"}\'')
+    ap.add_argument("--every", type=int, default=1, metavar="K",
+                    help="only every K-th instance (a quick subset)")
+
+
+def method_kwargs(args: Any) -> dict[str, Any]:
+    """Keyword arguments of ``gb.solve`` for the chosen method and parameters."""
+    params = json.loads(args.params) if args.params else None
+    return {"method": args.method, "params": params}
+
+
+def result_name(stem: str, args: Any) -> str:
+    """``stem`` for the GA with defaults on every instance, else a suffixed file name."""
+    tag = "" if args.method == "ga" else f"_{args.method}"
+    if args.params:
+        tag += "_" + "_".join(f"{k}-{v}" for k, v in sorted(json.loads(args.params).items()))
+    if args.every > 1:
+        tag += f"_every{args.every}"
+    return f"{stem}{tag}.json"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = run_orlib(data)
     else:
         doc = run_j30(data, args.count or 10, args.time)
-    command = "python bench/exact_check.py " + " ".join(argv if argv is not None
+    command = "python bench/exact_check.py " + shlex.join(argv if argv is not None
                                                         else sys.argv[1:])
     out = args.out or Path(__file__).resolve().parent / "results" / f"exact_{args.set}.json"
     save(out, dict(command=command.strip(), machine=machine(),

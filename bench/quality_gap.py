@@ -4,6 +4,7 @@
     python bench/quality_gap.py abc     [--time 30]  # types A, B, C with n <= 200 (18, min)
     python bench/quality_gap.py gapd    [--time 60]  # the six type-D instances (min)
     python bench/quality_gap.py orlib --only gap1 --time 1   # a subset
+    python bench/quality_gap.py orlib --method pso [--params '{"variant": "keys"}']
 
 Each problem is solved once with ``gabalance.solve(problem, "cost", time_limit=T, seed=S)``
 (numba backend, default parameters) after a warm-up that compiles the kernels. The table
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,16 @@ import gabalance as gb
 from gabalance.io import gap_reference_values, read_orlib_gap, read_yagiura_gap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import default_data, machine, save, time_to_best, warm_up
+from _common import (
+    add_method_args,
+    default_data,
+    machine,
+    method_kwargs,
+    result_name,
+    save,
+    time_to_best,
+    warm_up,
+)
 
 SETS = {"orlib": 2.0, "abc": 30.0, "gapd": 60.0}
 REF = Path("gap_yagiura", "DERIVED_gap_reference_values.csv")
@@ -77,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--only", nargs="*", default=[], help="instance stems (e.g. gap1 c10200)")
     ap.add_argument("--out", type=Path, default=None)
+    add_method_args(ap)
     args = ap.parse_args(argv)
     data = args.data or default_data()
     limit = args.time if args.time is not None else SETS[args.set]
@@ -86,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| instance | sense | reference | found | gap % | time to best s | generations |")
     print("|---|---|---:|---:|---:|---:|---:|")
     t_all = time.perf_counter()
-    for name, sense, p in problems(args.set, data, args.only):
+    for name, sense, p in problems(args.set, data, args.only)[::args.every]:
         res = gb.solve(p, "cost", sense=sense, time_limit=limit, seed=args.seed,
-                       backend=args.backend)
+                       backend=args.backend, **method_kwargs(args))
         ok = gb.validate(p, res.x).ok
         best = ref[(name, sense)]["best_known_value"]
         gap = 100.0 * ((res.fun - best) if sense == "min" else (best - res.fun)) / best
@@ -108,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{hit}/{len(rows)} reach the reference value; mean gap {mean:.3f}%, worst "
           f"{summary['worst_gap']:.3f}%; every solution valid: {summary['all_valid']}; "
           f"slowest time to best {summary['max_time_to_best']:.2f} s")
-    command = "python bench/quality_gap.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = args.out or Path(__file__).resolve().parent / "results" / f"quality_gap_{args.set}.json"
+    command = "python bench/quality_gap.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:])
+    out = args.out or Path(__file__).resolve().parent / "results" / result_name(
+        f"quality_gap_{args.set}", args)
     save(out, dict(command=command.strip(), time_limit=limit, seed=args.seed,
-                   backend=args.backend, machine=machine(), summary=summary, rows=rows))
+                   backend=args.backend, method=args.method, params=args.params,
+                   machine=machine(), summary=summary, rows=rows))
     return 0 if summary["all_valid"] else 1
 
 

@@ -1,6 +1,8 @@
-"""Solution quality of the GA on PSPLIB j30 (RCPSP: one node with the project's resources).
+"""Solution quality of the GA (or the PSO) on PSPLIB j30 (RCPSP: one node with the
+project's resources).
 
     python bench/quality_rcpsp.py [--time 2] [--limit N] [--seed 0]
+    python bench/quality_rcpsp.py --method pso [--params '{"variant": "keys"}'] [--every 3]
 
 Solves every ``.sm`` file of ``psplib_j30/j30`` (336 instances) with
 ``gabalance.solve(problem, "makespan", time_limit=T, seed=S)`` (numba backend, default
@@ -13,6 +15,7 @@ deviation, the share solved to optimality and the instances that were not, and w
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -21,7 +24,16 @@ import gabalance as gb
 from gabalance.io import psplib_optima, read_psplib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import default_data, machine, save, time_to_best, warm_up
+from _common import (
+    add_method_args,
+    default_data,
+    machine,
+    method_kwargs,
+    result_name,
+    save,
+    time_to_best,
+    warm_up,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,19 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N instances")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
+    add_method_args(ap)
     args = ap.parse_args(argv)
     data = args.data or default_data()
     optima = psplib_optima(data / "psplib_j30" / "optimum" / "optimum.csv")
     files = sorted((data / "psplib_j30" / "j30").glob("*.sm"),
                    key=lambda f: [int(s) for s in f.stem[3:].split("_")])
     files = files[:args.limit] if args.limit else files
+    files = files[::args.every]
     warm_up(args.backend)
     rows = []
     t_all = time.perf_counter()
     for f in files:
         p = read_psplib(f)
         res = gb.solve(p, "makespan", time_limit=args.time, seed=args.seed,
-                       backend=args.backend)
+                       backend=args.backend, **method_kwargs(args))
         ok = gb.validate(p, res.x, res.start).ok
         opt = optima[p.name]
         rows.append(dict(instance=p.name, optimum=opt, found=res.fun,
@@ -68,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r["deviation"] > 1e-9:
             print(f"  not optimal: {r['instance']} {r['found']:g} vs {r['optimum']}")
-    command = "python bench/quality_rcpsp.py " + " ".join(
+    command = "python bench/quality_rcpsp.py " + shlex.join(
         argv if argv is not None else sys.argv[1:])
-    out = args.out or Path(__file__).resolve().parent / "results" / "quality_rcpsp.json"
+    out = args.out or Path(__file__).resolve().parent / "results" / result_name(
+        "quality_rcpsp", args)
     save(out, dict(command=command.strip(), time_limit=args.time, seed=args.seed,
-                   backend=args.backend, machine=machine(), summary=summary, rows=rows))
+                   backend=args.backend, method=args.method, params=args.params,
+                   machine=machine(), summary=summary, rows=rows))
     return 0 if summary["all_valid"] else 1
 
 

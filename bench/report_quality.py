@@ -15,7 +15,8 @@ HERE = Path(__file__).resolve().parent / "results"
 
 def _head(doc: dict) -> str:
     m = doc["machine"]
-    return (f"Command: `{doc['command']}` ({doc['time_limit']:g} s per problem, seed "
+    method = doc.get("method", "ga")
+    return (f"Command: `{doc['command']}` ({method}, {doc['time_limit']:g} s per problem, seed "
             f"{doc['seed']}, backend {doc['backend']}); {m['date']}, {m['cpu']}, {m['cores']} "
             f"cores, numba {m['numba']} with {m['numba_threads']} threads, numpy {m['numpy']}, "
             f"Python {m['python']}.")
@@ -77,9 +78,9 @@ def main() -> int:
     for path in sorted(HERE.glob("quality_*.json")):
         doc = json.loads(path.read_text())
         print(f"### {path.name}\n")
-        if path.name == "quality_rcpsp.json":
+        if path.name.startswith("quality_rcpsp"):
             print(rcpsp(doc))
-        elif path.name == "quality_gap_orlib.json":
+        elif path.name.startswith("quality_gap_orlib"):
             print(orlib(doc))
         else:
             print(instances(doc))
