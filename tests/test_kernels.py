@@ -229,3 +229,44 @@ def test_improve_kernel_converts_and_writes_back():
     assert [k for k, _ in args] == [k for _, k in KERNELS["gb_improve_placement"][1]]
     with pytest.raises(ValueError, match="orders has shape"):
         cu.improve_args(pk, same, orders[:, :-1], 0, 1.0, 3, None, np)
+
+
+def _tie_problem(seed: int):
+    """A small, tight problem full of ties: few distinct costs (or durations 0/1 and speeds
+    1/2), demands 1-2 against capacities 3-6, a label some tasks need; integer data for
+    even seeds, halves for odd ones."""
+    import gabalance as gb
+
+    rng = np.random.default_rng(seed)
+    M, N, K = 3 + seed % 3, 12, 1 + seed % 2
+    cap = rng.integers(3, 7, (M, K))
+    dem = rng.integers(1, 3, (N, K))
+    if seed % 2:
+        cap, dem = cap / 2, dem / 2
+    kw = {}
+    if seed % 3 != 2:
+        kw["cost"] = rng.integers(0, 4, (N, M))
+    else:
+        kw["duration"] = rng.choice([0.0, 1.0], N)
+        kw["speed"] = rng.choice([1.0, 2.0], M)
+    labels = [["gpu"] if j % 2 == 0 else [] for j in range(M)]
+    requires = [[["gpu"]] if rng.random() < 0.2 else [] for _ in range(N)]
+    return gb.Problem(cap, dem, node_labels=labels, task_requires=requires, **kw)
+
+
+@host
+@pytest.mark.parametrize("seed", range(24))
+def test_improve_kernel_ties(seed):
+    """Tie-heavy, tightly packed problems (zero-gain swaps, equal scores, blocked shifts,
+    chain moves): still the Numba kernel's moves."""
+    problem = _tie_problem(seed)
+    pk = pack(problem)
+    rng = np.random.default_rng(100 + seed)
+    P, N = 6, problem.n_tasks
+    pop = rng.integers(0, problem.n_nodes, (P, N)).astype(np.int32)
+    orders = np.argsort(rng.random((P, N)), axis=1)
+    weights = rng.choice([0.0, 0.5, 1.0, 4.0], P)
+    for code, sign in IMPROVE_SEARCHES:
+        for w in (None, weights) if code == 0 else (None,):
+            want, got = _improved_pair(pk, pop, orders, code, sign, 3, w)
+            np.testing.assert_array_equal(got, want, err_msg=f"{code=} {sign=}")
