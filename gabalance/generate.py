@@ -380,6 +380,7 @@ def random_dag(
     n_procs: int = 4,
     w_dag: float = 50.0,
     seed: SeedLike = 0,
+    speeds: bool = False,
 ) -> Problem:
     """A random task graph on heterogeneous processors, after Topcuoglu, Hariri & Wu (2002).
 
@@ -398,9 +399,17 @@ def random_dag(
     caller when a single entry or exit is wanted). Tasks are numbered level by level.
 
     Costs: ``w_i ~ U[0, 2 w_dag]`` and ``runtime[i, j] ~ U[w_i (1 - beta/2), w_i (1 +
-    beta/2)]``. Edge communication costs are ``U[0, 2]`` draws scaled so that the mean edge
-    cost divided by the mean runtime is exactly ``ccr``; they are stored as ``data`` with
-    ``bandwidth = 1`` (and are free on the same processor, as in HEFT).
+    beta/2)]`` (unrelated processors: each task and processor draws its own factor). With
+    ``speeds=True`` the processors are *related* instead, the model of list schedulers such
+    as anrg-saga's: ``duration[i] = w_i``, processor ``j`` has ``speed[j] = 1 / f_j`` with
+    ``f_j ~ U[1 - beta/2, 1 + beta/2]``, and ``runtime(i, j) = duration[i] / speed[j]``
+    (so ``w_i f_j`` up to rounding: the same range as above, with one factor per
+    processor shared by all tasks); no runtime matrix is built. Edge communication costs
+    are ``U[0, 2]`` draws scaled so that the mean edge cost divided by the mean runtime
+    (over all task-processor pairs) is exactly ``ccr``; they are stored as ``data`` with
+    ``bandwidth = 1`` (and are free on the same processor, as in HEFT). Both models draw
+    the graph and ``w`` from the same random stream, so one seed gives the same graph and
+    the same ``w`` either way.
 
     Parameters
     ----------
@@ -413,20 +422,26 @@ def random_dag(
     ccr : float
         Communication-to-computation ratio (>= 0).
     beta : float
-        Range percentage of computation costs on processors, in [0, 2].
+        Range percentage of computation costs on processors, in [0, 2] (``[0, 2)`` with
+        ``speeds``, where ``beta = 2`` would allow a zero runtime factor).
     n_procs : int
         Number of processors M (>= 1).
     w_dag : float
         Average computation cost (> 0).
     seed : int or numpy.random.Generator
+    speeds : bool, default False
+        Related processors: ``duration`` (N,) and ``speed`` (M,) instead of an unrelated
+        ``runtime`` (N, M) matrix (see above). The default keeps the unrelated model.
 
     Returns
     -------
     Problem
         M processors with resource ``("slots",)`` and capacity 1, each task demanding one
-        slot (int64; one task at a time per processor); runtime (N, M); edges (E, 2) with
-        ``data`` (E,) = communication cost; bandwidth 1.0; objective ``"makespan"``.
-        ``info["levels"]`` lists each task's level.
+        slot (int64; one task at a time per processor); runtime (N, M), or with ``speeds``
+        no runtime but duration (N,) and speed (M,); edges (E, 2) with ``data`` (E,) =
+        communication cost; bandwidth 1.0; objective ``"makespan"``.
+        ``info["levels"]`` lists each task's level; ``info["params"]`` the arguments
+        (``"speeds": true`` only when set, so default problems are unchanged).
 
     References
     ----------
@@ -440,6 +455,9 @@ def random_dag(
         raise ValueError("v, n_procs and out_degree must be >= 1")
     if not alpha > 0 or not w_dag > 0 or not ccr >= 0 or not 0 <= beta <= 2:
         raise ValueError("need alpha > 0, w_dag > 0, ccr >= 0 and 0 <= beta <= 2")
+    if speeds and not beta < 2:
+        raise ValueError("with speeds=True beta must be < 2 (a processor's runtime factor "
+                         "1/speed is drawn from [1 - beta/2, 1 + beta/2] and must stay > 0)")
 
     w_mean = max(1, int(np.rint(alpha * math.sqrt(v))))
     widths: list[int] = []
@@ -481,20 +499,30 @@ def random_dag(
                      np.int64).reshape(-1, 2)
 
     w = rng.uniform(0.0, 2.0 * w_dag, v)
-    runtime = rng.uniform(w[:, None] * (1 - beta / 2), w[:, None] * (1 + beta / 2),
-                          (v, n_procs))
+    runtime: np.ndarray | None = None
+    speed: np.ndarray | None = None
+    duration: np.ndarray | None = None
+    if speeds:  # related processors: one runtime factor per processor
+        duration = w
+        speed = 1.0 / rng.uniform(1 - beta / 2, 1 + beta / 2, n_procs)
+        mean_comp = float((duration[:, None] / speed[None, :]).mean())
+    else:
+        runtime = rng.uniform(w[:, None] * (1 - beta / 2), w[:, None] * (1 + beta / 2),
+                              (v, n_procs))
+        mean_comp = float(runtime.mean())
     u = rng.uniform(0.0, 2.0, len(edges))
-    mean_comp = float(runtime.mean())
     data = u * (ccr * mean_comp / u.mean()) if len(u) and u.mean() > 0 else np.zeros(len(u))
+    params: dict[str, Any] = {"v": v, "alpha": alpha, "out_degree": out_degree, "ccr": ccr,
+                              "beta": beta, "n_procs": n_procs, "w_dag": w_dag}
+    if speeds:
+        params["speeds"] = True
     return Problem(
         np.ones((n_procs, 1), np.int64), np.ones((v, 1), np.int64), resources=("slots",),
-        runtime=runtime, edges=edges, data=data, bandwidth=1.0,
-        node_names=[f"p{j}" for j in range(n_procs)], objective="makespan",
+        speed=speed, duration=duration, runtime=runtime, edges=edges, data=data,
+        bandwidth=1.0, node_names=[f"p{j}" for j in range(n_procs)], objective="makespan",
         name=f"random_dag-v{v}" + ("" if seed_int is None else f"-seed{seed_int}"),
         info={"generator": "gabalance.generate.random_dag", "seed": seed_int,
-              "params": {"v": v, "alpha": alpha, "out_degree": out_degree, "ccr": ccr,
-                         "beta": beta, "n_procs": n_procs, "w_dag": w_dag},
-              "levels": level.tolist()},
+              "params": params, "levels": level.tolist()},
     )
 
 

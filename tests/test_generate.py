@@ -63,6 +63,7 @@ GENERATORS = [
     lambda s: ai_cluster(12, 60, seed=s),
     lambda s: ai_cluster(12, 60, seed=s, dependencies=False, dense_runtime=False),
     lambda s: random_dag(60, seed=s),
+    lambda s: random_dag(60, seed=s, speeds=True),
     lambda s: gap_like(5, 30, kind="a", seed=s),
     lambda s: gap_like(5, 30, kind="d", seed=s),
 ]
@@ -247,6 +248,51 @@ def test_random_dag_ccr_zero_and_errors():
         random_dag(10, out_degree=0)
     with pytest.raises(ValueError):
         random_dag(10, beta=3.0)
+
+
+@pytest.mark.parametrize("kw", [
+    {"v": 80},
+    {"v": 120, "ccr": 10.0, "beta": 1.5, "n_procs": 7},
+    {"v": 40, "ccr": 0.1, "beta": 0.0, "n_procs": 2},
+    {"v": 1, "n_procs": 3},
+])
+def test_random_dag_speeds(kw):
+    """The related-processors option: duration and speed, no runtime matrix, same graph."""
+    import gabalance as gb
+
+    p = random_dag(**kw, seed=5, speeds=True)
+    unrelated = random_dag(**kw, seed=5)
+    v, m, beta, ccr = kw["v"], kw.get("n_procs", 4), kw.get("beta", 0.5), kw.get("ccr", 1.0)
+    assert p.runtime is None
+    assert p.duration.shape == (v,) and p.speed.shape == (m,)
+    assert p.resources == ("slots",) and np.all(p.capacity == 1) and np.all(p.demand == 1)
+    assert p.bandwidth == 1.0 and p.objective == "makespan"
+    # the same graph (and the same w) as the default model from the same seed
+    np.testing.assert_array_equal(p.edges, unrelated.edges)
+    assert p.info["levels"] == unrelated.info["levels"]
+    assert p.info["params"]["speeds"] is True and "speeds" not in unrelated.info["params"]
+    assert np.all((p.duration >= 0) & (p.duration <= 2 * 50.0))
+    # 1 / speed is the processor's runtime factor, within the beta range
+    factor = 1.0 / p.speed
+    assert np.all(factor >= 1 - beta / 2 - 1e-12) and np.all(factor <= 1 + beta / 2 + 1e-12)
+    runtime = p.duration[:, None] / p.speed[None, :]
+    np.testing.assert_array_equal(
+        runtime, [[p.runtime_of(i, j) for j in range(m)] for i in range(v)])
+    # CCR exact: mean edge cost / mean runtime over all task-processor pairs
+    if p.n_edges:
+        assert p.data.mean() / runtime.mean() == pytest.approx(ccr, rel=1e-12)
+    # reproducible by seed, and a schedule of it passes validate
+    assert random_dag(**kw, seed=5, speeds=True) == p
+    assert random_dag(**kw, seed=6, speeds=True) != p
+    res = gb.solve(p, "makespan", method="heft")
+    assert res.success
+    assert gb.validate(p, res.x, res.start).ok
+
+
+def test_random_dag_speeds_rejects_beta_two():
+    assert random_dag(10, beta=2.0).runtime is not None  # fine for unrelated runtimes
+    with pytest.raises(ValueError, match="beta must be < 2"):
+        random_dag(10, beta=2.0, speeds=True)
 
 
 # --------------------------------------------------------------------------- gap_like

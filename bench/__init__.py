@@ -1,0 +1,1 @@
+"""gabalance benchmarks: the suite (``python -m bench.run``) and the single-purpose scripts."""

@@ -1,0 +1,1 @@
+"""Sections of the benchmark suite run by ``python -m bench.run``."""

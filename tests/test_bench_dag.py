@@ -1,0 +1,98 @@
+"""The DAG section of the benchmark suite: gabalance reads anrg-saga's HEFT and CPoP schedules
+with the same makespan, the conversion's checks, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("saga")
+
+import gabalance as gb
+from bench.suite import dag
+from gabalance.generate import random_dag
+
+SMALL = [(0.1, 3, 0), (1.0, 4, 1), (10.0, 3, 2)]  # (ccr, processors, seed), v = 20
+
+
+@pytest.mark.parametrize("ccr, procs, seed", SMALL)
+@pytest.mark.parametrize("method", dag.SAGA_METHODS)
+def test_same_schedule_same_makespan(ccr, procs, seed, method):
+    p = random_dag(20, ccr=ccr, n_procs=procs, seed=seed, speeds=True)
+    s = dag.saga_schedule(p, method)
+    assert s["x"].shape == s["start"].shape == s["finish"].shape == (20,)
+    assert s["x"].min() >= 0 and s["x"].max() < procs
+    # saga's makespan is the last finish of a real task (the super sink adds nothing)
+    assert s["makespan"] == pytest.approx(s["finish"].max(), rel=1e-12)
+    ms = dag.gabalance_makespan_of(p, s)
+    assert ms == pytest.approx(s["makespan"], rel=1e-9)
+    check = dag.like_with_like(p, s)
+    assert check["equal"] and check["valid"], check
+    assert check["max_start_diff"] <= 1e-9 * s["makespan"]
+
+
+def test_symmetric_bandwidth_matrix_and_single_source():
+    # a diamond (one source, one sink: no super tasks) on 3 processors with (M, M) bandwidth
+    bw = np.array([[math.inf, 2.0, 0.5], [2.0, math.inf, 1.0], [0.5, 1.0, math.inf]])
+    p = gb.Problem(np.ones((3, 1), np.int64), np.ones((4, 1), np.int64), speed=[1.0, 2.0, 0.5],
+                   duration=[3.0, 4.0, 5.0, 2.0], edges=[(0, 1), (0, 2), (1, 3), (2, 3)],
+                   data=[4.0, 1.0, 2.0, 6.0], bandwidth=bw)
+    network, graph = dag.to_saga(p)
+    assert {n.name for n in network.nodes} == {"n0", "n1", "n2"}
+    assert {t.name for t in graph.tasks} == {"t0", "t1", "t2", "t3"}
+    assert network.get_edge("n2", "n0").speed == 0.5
+    for method in dag.SAGA_METHODS:
+        s = dag.saga_schedule(p, method)
+        assert dag.gabalance_makespan_of(p, s) == pytest.approx(s["makespan"], rel=1e-9)
+
+
+def test_to_saga_rejects_what_saga_cannot_represent():
+    unrelated = random_dag(10, n_procs=3, seed=0)
+    with pytest.raises(ValueError, match="runtime matrix"):
+        dag.to_saga(unrelated)
+    related = random_dag(10, n_procs=3, seed=0, speeds=True)
+    with pytest.raises(ValueError, match="release times"):
+        dag.to_saga(related.replace(release=np.arange(10.0)))
+    with pytest.raises(ValueError, match="one task at a time"):
+        dag.to_saga(related.replace(capacity=np.full((3, 1), 2, np.int64)))
+    bw = np.array([[1.0, 2.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="not symmetric"):
+        dag.to_saga(related.replace(bandwidth=bw))
+
+
+def test_keys_follow_start_times():
+    p = random_dag(20, ccr=1.0, n_procs=3, seed=4, speeds=True)
+    s = dag.saga_schedule(p, "heft")
+    keys = dag.saga_keys(p, s)
+    assert np.all((keys >= 0) & (keys < 1)) and len(np.unique(keys)) == 20
+    assert np.all(np.diff(s["start"][np.argsort(keys)]) >= 0)
+
+
+def test_instances_cycle_processors():
+    quick = dag.instances("quick")
+    assert len(quick) == 6 and {(r["v"], r["ccr"]) for r in quick} == {
+        (v, c) for v in (50, 100) for c in (0.1, 1.0, 10.0)}
+    assert [r["procs"] for r in quick] == [4, 8, 16, 32, 4, 8]
+    full = dag.instances("full")
+    assert len(full) == 18 and len({r["id"] for r in full}) == 18
+    with pytest.raises(ValueError, match="unknown suite"):
+        dag.instances("huge")
+
+
+def test_run_tiny_instance():
+    spec = [{"id": "tiny", "v": 20, "ccr": 1.0, "procs": 3, "seed": 7}]
+    (row,) = dag.run(spec, 0.3, seed=0)
+    for key in ("ga", "heft", "saga_heft", "saga_cpop"):
+        assert math.isfinite(row[key]) and row[key] > 0
+    assert row["ga_valid"] and row["heft_valid"]
+    # the GA's first population holds gabalance's heft plan, and the best never worsens
+    assert "heft" in row["ga_seeded"]
+    assert row["ga"] <= row["heft"] * (1 + 1e-12)
+    # in 0.3 s there may be no generation after the first population (kernels loading)
+    assert row["ga_nit"] >= 0 and row["ga_nfev"] > 0 and row["ga_history"]
+    for m in dag.SAGA_METHODS:
+        assert row[f"saga_{m}_check"]["equal"]
+    text = dag.table([row])
+    assert "| 1 | 1 |" in text and "| HEFT | 1 | 1 |" in text and "| CPoP | 1 | 1 |" in text

@@ -1,0 +1,112 @@
+"""The benchmark suite's own pieces: the LFT priority rule, the AI-cluster metrics, the
+RESULTS.md writer and a smoke run of the suite command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gabalance as gb
+from bench import run as bench_run
+from bench.suite import ai, gap, rcpsp
+from gabalance.io import data_dir, read_psplib
+
+import naive
+
+
+def _chain_problem() -> gb.Problem:
+    # 0 -> 1 -> 3, 0 -> 2 -> 3; durations 2, 3, 1, 4; one unit resource of capacity 1
+    return gb.Problem([[1]], [[1], [1], [1], [1]], duration=[2, 3, 1, 4],
+                      edges=[(0, 1), (0, 2), (1, 3), (2, 3)])
+
+
+def test_latest_finish_backward_pass():
+    p = _chain_problem()
+    # horizon 10: LF3 = 10, LF1 = LF2 = 10 - 4 = 6, LF0 = min(6 - 3, 6 - 1) = 3
+    np.testing.assert_array_equal(rcpsp.latest_finish(p), [3.0, 6.0, 6.0, 10.0])
+
+
+def test_lft_schedule_is_the_serial_scheme_in_lft_order():
+    p = _chain_problem()
+    makespan, start = rcpsp.lft_schedule(p)
+    # LFT order 0, 1 (tie with 2, lower index first), 2, 3 on one unit resource
+    np.testing.assert_array_equal(start, [0.0, 2.0, 5.0, 6.0])
+    assert makespan == 10.0
+    # and the oracle decoder with the same order agrees
+    lf = rcpsp.latest_finish(p)
+    keys = np.argsort(np.lexsort((np.arange(4), lf))) / 4
+    obj, _, s, _ = naive.schedule(p, [0, 0, 0, 0], keys, "makespan")
+    assert obj == makespan and list(s) == list(start)
+
+
+def _gpu_problem() -> gb.Problem:
+    # two 4-GPU servers; jobs needing 3, 2, 2, 4 GPUs; job 3 only fits an empty server
+    return gb.Problem([[4], [4]], [[3], [2], [2], [4]], duration=[10, 10, 10, 10],
+                      release=[0, 0, 0, 0], resources=["gpu"])
+
+
+def test_schedule_metrics_by_hand():
+    p = _gpu_problem()
+    x = np.array([0, 1, 1, 0])
+    start = np.array([0.0, 0.0, 0.0, 10.0])
+    finish = start + 10
+    m = ai.schedule_metrics(p, x, start, finish)
+    assert m["makespan"] == 20.0
+    assert m["mean_completion"] == pytest.approx((10 + 10 + 10 + 20) / 4)
+    # busy GPU time 3*10 + 2*10 + 2*10 + 4*10 = 110 of 8 GPUs x 20
+    assert m["gpu_utilization"] == pytest.approx(100 * 110 / 160)
+    # during [0, 10) job 3 waits; server 0 has 1 free GPU, too small for it: 1 GPU x 10 s
+    # fragmented; server 1 is full; during [10, 20) nothing waits
+    assert m["gpu_fragmentation"] == pytest.approx(100 * 10 / 160)
+
+
+def test_placement_metrics_by_hand():
+    p = gb.Problem([[4, 8], [4, 8], [2, 8]], [[3, 1], [2, 1], [2, 1]],
+                   resources=["gpu", "mem"], objective="max_utilization")
+    x = np.array([0, 1, 1])
+    m = ai.placement_metrics(p, x)
+    # free GPUs: node 0 has 1 (no task needs <= 1: fragmented), node 1 has 0, node 2 has 2
+    # (a 2-GPU task fits: not fragmented); 1 of 10 GPUs
+    assert m == {"nodes_used": 2, "gpu_fragmentation": pytest.approx(10.0),
+                 "gpu_allocated": pytest.approx(70.0)}
+
+
+def test_write_section_replaces_only_its_block(tmp_path: Path):
+    f = tmp_path / "RESULTS.md"
+    f.write_text("# Results\n\nearlier text\n")
+    bench_run.write_section(f, "quick", "first")
+    bench_run.write_section(f, "full", "other")
+    bench_run.write_section(f, "quick", "second")
+    text = f.read_text()
+    assert "earlier text" in text and "other" in text and "second" in text
+    assert "first" not in text and text.count("bench.run quick: start") == 1
+
+
+def test_gap_percent_sense():
+    assert gap.gap_percent(110, 100, "min") == pytest.approx(10.0)
+    assert gap.gap_percent(90, 100, "max") == pytest.approx(10.0)
+    assert gap.gap_percent(None, 100, "min") is None
+
+
+@pytest.mark.data
+@pytest.mark.skipif(data_dir() is None, reason="benchmark data not found")
+def test_lft_on_j30_is_valid_and_not_below_the_optimum():
+    d = data_dir()
+    optima = gb.io.psplib_optima(d / "psplib_j30" / "optimum" / "optimum.csv")
+    for stem in ("j301_1", "j3013_4", "j3048_7"):
+        p = read_psplib(d / "psplib_j30" / "j30" / f"{stem}.sm")
+        makespan, start = rcpsp.lft_schedule(p)
+        assert makespan >= optima[stem]
+        assert not naive.validate_schedule(p, [0] * p.n_tasks, list(start))
+
+
+@pytest.mark.data
+@pytest.mark.skipif(data_dir() is None, reason="benchmark data not found")
+def test_suite_smoke_run(capsys: pytest.CaptureFixture[str]):
+    """The suite command end to end at its smallest size, writing nothing."""
+    assert bench_run.main(["--suite", "smoke", "--no-write", "--sections",
+                           "gap,rcpsp,ai"]) == 0
+    out = capsys.readouterr().out
+    assert "### GAP" in out and "### RCPSP" in out and "### AI-cluster" in out
