@@ -3,6 +3,7 @@ RESULTS.md writer and a smoke run of the suite command."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,38 @@ def test_suite_smoke_run(capsys: pytest.CaptureFixture[str]):
                            "gap,rcpsp,ai"]) == 0
     out = capsys.readouterr().out
     assert "### GAP" in out and "### RCPSP" in out and "### AI-cluster" in out
+
+
+def _gap_row(instance: str, limit: float, gaps: dict[str, float | None]) -> dict:
+    return {"instance": instance, "m": 2, "n": 4, "sense": "min", "best_known": 100.0,
+            "proven": True, "time_limit": limit,
+            "results": {k: {"gap": g, "evaluations": 10, "time": 1.0} for k, g in gaps.items()}}
+
+
+def test_versus_exact_by_hand():
+    section = {"skipped": {}, "rows": [
+        _gap_row("d1", 10.0, {"ga": 1.0, "cpsat": 0.0}),
+        _gap_row("d1", 60.0, {"ga": 0.5, "pso": 0.25, "cpsat": 0.75, "highs": 0.125}),
+        _gap_row("d2", 60.0, {"ga": 2.0, "pso": None, "cpsat": None, "highs": 1.5})]}
+    text = gap.versus_exact(section)
+    assert text.startswith("At 60 s,")
+    # best of GA and PSO minus each exact solver's gap; a solver without a value is left out
+    assert "d1: cpsat -0.500, highs +0.125; d2: highs +0.500." in text
+
+
+def test_report_from_saved_results_rewrites_only_its_section(tmp_path: Path):
+    doc = {"suite": "smoke", "seed": 0, "command": "python -m bench.run --suite smoke",
+           "machine": {"date": "d", "cpu": "c", "cores": 2, "numba_threads": 2,
+                       "python": "3", "gabalance": "0"},
+           "versions": {"numpy": "2"}, "wall": {"gap": 60.0},
+           "sections": {"gap": {"skipped": {}, "rows": [
+               _gap_row("a1", 1.0, {"ga": 0.0, "pso": 0.0, "deap": 3.0})]}}}
+    saved = tmp_path / "suite_smoke.json"
+    saved.write_text(json.dumps(doc))
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nkept\n")
+    assert bench_run.main(["--report-from", str(saved), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "kept" in text and "<!-- bench.run smoke: start -->" in text
+    assert "| a1 | 2x4 | min | 100 | 0.000 | 0.000 | 3.000 |" in text
+    assert "a: yes" in text

@@ -183,4 +183,8 @@ def tables(section: dict[str, Any]) -> str:
                 cells[0] += f" (violation {r['violation']:.3g})"
             out.append(f"| {m} | " + " | ".join(cells) + f" | {r['valid']} |")
         out.append("")
+        if not any(res[m]["valid"] for m in METHODS):
+            out.append(f"No method found a feasible solution of {row['instance']} in this "
+                       "run; the smallest violation is the best answer here. Whether the "
+                       "instance has a feasible solution at all is not known.\n")
     return "\n".join(out)

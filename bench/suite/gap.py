@@ -192,6 +192,30 @@ def tables(section: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def versus_exact(section: dict[str, Any]) -> str:
+    """One sentence per instance run at the long time limit: how far gabalance (best of GA
+    and PSO) is from CP-SAT and HiGHS, in percentage points of gap (negative = ahead)."""
+    rows = [r for r in section["rows"] if r["time_limit"] == max(
+        x["time_limit"] for x in section["rows"])]
+    parts = []
+    for r in rows:
+        res = r["results"]
+        ours = [res[k]["gap"] for k in GABALANCE if k in res and res[k]["gap"] is not None]
+        if not ours:
+            continue
+        peers_ = [(k, res[k]["gap"]) for k in ("cpsat", "highs")
+                  if k in res and res[k]["gap"] is not None]
+        if not peers_:
+            continue
+        diff = ", ".join(f"{k} {min(ours) - g:+.3f}" for k, g in peers_)
+        parts.append(f"{r['instance']}: {diff}")
+    if not parts:
+        return ""
+    return (f"At {rows[0]['time_limit']:g} s, gabalance's best gap (GA or PSO) minus each exact "
+            "solver's gap, in percentage points (positive = gabalance behind): "
+            + "; ".join(parts) + ".\n")
+
+
 def deap_wins(section: dict[str, Any]) -> dict[str, bool]:
     """Per GAP type (orlib gap1-12, a, b, c, d): does gabalance (best of GA and PSO) beat or
     equal DEAP on every instance, and strictly on at least one?"""

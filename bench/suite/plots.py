@@ -22,6 +22,12 @@ def _step(ax: Any, history: list, label: str, color: str, end: float,
     ax.step(t, v, where="post", label=label, color=color)
 
 
+#: file stem -> title of every figure :func:`draw` can make (in drawing order)
+TITLES = {"gap_convergence": "GAP convergence", "gap_distribution": "GAP gap distribution",
+          "gap_speed": "GAP evaluations per second", "dag_ccr": "DAG makespan per CCR",
+          "ai_convergence": "AI-cluster convergence"}
+
+
 def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
     """Draw every figure the document has data for; returns {title: path}."""
     import matplotlib
@@ -33,7 +39,8 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
     out: dict[str, str] = {}
     s = doc["sections"]
 
-    def save(fig: Any, name: str, title: str) -> None:
+    def save(fig: Any, name: str) -> None:
+        title = TITLES[name]
         path = folder / f"{suite}_{name}.png"
         fig.tight_layout()
         fig.savefig(path, dpi=110)
@@ -54,7 +61,7 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
             ax.set(title=f"{r['instance']} ({r['time_limit']:g} s)", xlabel="seconds",
                    ylabel="gap to best known, %", yscale="symlog")
             ax.legend()
-        save(fig, "gap_convergence", "GAP convergence")
+        save(fig, "gap_convergence")
 
         main_t = min(r["time_limit"] for r in rows)
         main = [r for r in rows if r["time_limit"] == main_t]
@@ -63,10 +70,11 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(7, 4))
         data = [[r["results"][k]["gap"] for r in main
                  if k in r["results"] and r["results"][k]["gap"] is not None] for k in solvers]
-        ax.boxplot(data, labels=solvers)
+        ax.boxplot(data)
+        ax.set_xticks(range(1, len(solvers) + 1), solvers)
         ax.set(ylabel="gap to best known, %", yscale="symlog",
                title=f"GAP, {len(main)} instances, {main_t:g} s each")
-        save(fig, "gap_distribution", "GAP gap distribution")
+        save(fig, "gap_distribution")
 
         speed = {k: np.median([r["results"][k]["evaluations"] / r["results"][k]["time"]
                                for r in main if k in r["results"]
@@ -80,7 +88,7 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
                    title="Search speed on GAP")
             for i, val in enumerate(speed.values()):
                 ax.text(i, val, f"{val:,.0f}", ha="center", va="bottom")
-            save(fig, "gap_speed", "GAP evaluations per second")
+            save(fig, "gap_speed")
 
     if "dag" in s and s["dag"]["rows"]:
         rows = s["dag"]["rows"]
@@ -102,7 +110,7 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
         ax.set(ylabel="makespan / best list scheduler", title="Random DAGs")
         ax.axhline(1.0, color="k", lw=0.5)
         ax.legend()
-        save(fig, "dag_ccr", "DAG makespan per CCR")
+        save(fig, "dag_ccr")
 
     if "ai" in s and s["ai"]["rows"]:
         rows = s["ai"]["rows"]
@@ -116,5 +124,5 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
                     ax.axhline(res[k]["fun"], ls="--", color=f"C{j + 5}", label=k, lw=1)
             ax.set(title=r["instance"], xlabel="seconds", ylabel=r["objective"])
             ax.legend(fontsize=7)
-        save(fig, "ai_convergence", "AI-cluster convergence")
+        save(fig, "ai_convergence")
     return out
