@@ -124,6 +124,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     problem = _read(args.format, args.file, args.sense, args.index)
     if args.objective is None and problem.objective is None:
         raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
+    if args.plot:
+        _plot_ready()  # before a long solve
     params = _read_params(args.params, args.method)
     res = _solve(problem, objective=args.objective, sense=args.sense, method=args.method,
                  backend=args.backend, time_limit=args.time_limit,
@@ -137,6 +139,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if args.out:
             res.save(args.out)
             print(f"wrote {args.out}")
+        _write_plot(args.plot, problem, res)
         return 1
     feasible, check = _feasibility(problem, res)
     print(f"objective:   {res.objective} ({res.sense}) = {res.fun:.10g}")
@@ -159,11 +162,35 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.out:
         res.save(args.out)
         print(f"wrote {args.out}")
+    _write_plot(args.plot, problem, res)
     if feasible != (res.violation == 0):
         print("gabalance: error: validate() and the solver disagree on feasibility",
               file=sys.stderr)
         return 1
     return 0 if feasible else 1
+
+
+def _plot_ready() -> None:
+    """matplotlib imports, else a one-line error (exit 2) saying how to install it."""
+    from gabalance.plot import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError as exc:
+        raise ValueError(f"--plot: {exc}") from None
+
+
+def _write_plot(path: str | None, problem, res) -> None:
+    """``--plot``: convergence above the Gantt chart or the utilization, as an image."""
+    if not path:
+        return
+    from gabalance.plot import summary
+
+    if res.get("history") or res.get("x") is not None:
+        summary(res, problem, path)
+        print(f"wrote {path}")
+    else:
+        print(f"no plot: {res.method} keeps no history and found no solution")
 
 
 def _pct(gap: float) -> str:
@@ -382,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="save the result as JSON (check it with check-result)")
     solve.add_argument("--progress", action="store_true",
                        help="show generation, time and best value on stderr")
+    solve.add_argument("--plot", default=None, metavar="OUT.png",
+                       help="draw the convergence (ga, pso) and the Gantt chart (schedules) or "
+                            "node utilization (placements) into an image (needs matplotlib: "
+                            'pip install "gabalance[plot]")')
     solve.set_defaults(func=cmd_solve)
 
     exact = sub.add_parser("check", help="GA and the exact MILP on one instance: both "

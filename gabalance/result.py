@@ -141,6 +141,87 @@ class SolveResult(OptimizeResult):
         if check.ok != (self.violation == 0):
             raise ValueError(f"stored violation {self.violation} but validate() says: {check}")
 
+    def plot_convergence(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Plot the best objective so far against generation (or time) from ``history``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        **kwargs
+            ``x`` ("generation" or "time"), ``label``, ``violation``; see
+            :func:`gabalance.plot.convergence`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ValueError
+            When the result has no history (baselines, milp).
+        ImportError
+            Without matplotlib (``pip install "gabalance[plot]"``).
+        """
+        from gabalance import plot
+
+        return plot.convergence(self, ax, **kwargs)
+
+    def plot_gantt(self, problem: Problem, ax: Any = None, **kwargs: Any) -> Any:
+        """Plot the schedule as a Gantt chart: a row per node, a bar per task, dependency
+        arrows.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem this result solves.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        **kwargs
+            ``nodes``, ``dependencies``, ``labels``; see :func:`gabalance.plot.gantt`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ValueError
+            For a placement result or a problem with another number of tasks.
+        ImportError
+            Without matplotlib (``pip install "gabalance[plot]"``).
+        """
+        from gabalance import plot
+
+        return plot.gantt(self, problem, ax, **kwargs)
+
+    def plot_utilization(self, problem: Problem, ax: Any = None, **kwargs: Any) -> Any:
+        """Plot the used share of every node's capacity per resource, overloads marked.
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem this result solves.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        **kwargs
+            ``kind`` ("auto", "bars", "profile"); see :func:`gabalance.plot.utilization`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ValueError
+            For a schedule result or a problem with another number of tasks.
+        ImportError
+            Without matplotlib (``pip install "gabalance[plot]"``).
+        """
+        from gabalance import plot
+
+        return plot.utilization(self, problem, ax, **kwargs)
+
     def __repr__(self) -> str:
         keys = ("fun", "violation", "success", "status", "message", "nit", "nfev", "method",
                 "backend", "time")
