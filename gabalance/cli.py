@@ -1,4 +1,4 @@
-"""Command line: ``gabalance solve | check | check-result | demo | info | show``.
+"""Command line: ``gabalance solve | check | check-result | demo | info | show | simulate``.
 
 Exit codes: 0 success; 1 no feasible solution (``solve``), a result that does not check out
 (``check-result``), a GA objective beyond the MILP's proven bound or no feasible GA solution
@@ -371,6 +371,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gabalance import simulate as sim
+
+    trace = sim.load_trace(args.trace, jobs=args.jobs, throughputs=args.throughputs)
+    policies = list(dict.fromkeys(p.replace("-", "_") for p in (args.policy or sim.POLICIES)))
+    print(f"{trace!r}: noise sigma {args.sigma:g}, seed {args.seed}, GA re-plan budget "
+          f"{args.time_budget:g} s\n", flush=True)
+    results = [sim.simulate(trace, p, sigma=args.sigma, seed=args.seed,
+                            time_budget=args.time_budget) for p in policies]
+    print(sim.format_table(results))
+    if args.out:
+        sim.save_results(args.out, results, trace=trace.name, sigma=args.sigma, seed=args.seed,
+                         time_budget=args.time_budget)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _add_input(p: argparse.ArgumentParser, sense_help: str) -> None:
     p.add_argument("--format", default="json", choices=FORMATS,
                    help="file format (default json; json also takes a bundled example name)")
@@ -455,6 +472,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="objective sense for GAP files (default: the file's own)")
     show.add_argument("--out", default=None, help="also write the problem as JSON here")
     show.set_defaults(func=cmd_show)
+
+    simul = sub.add_parser("simulate", help="replay a job trace under online policies (the "
+                                            "GA balancer and classic balancers), one table")
+    simul.add_argument("trace", help="a Gavel .trace file, a Pollux workload .csv, a problem "
+                                     "JSON or bundled example (release = arrival), or "
+                                     "generated[:N]")
+    simul.add_argument("--policy", action="append", default=None,
+                       choices=["ga", "round-robin", "least-connections", "least-loaded",
+                                "round_robin", "least_connections", "least_loaded"],
+                       help="repeat for several (default: all four)")
+    simul.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="only the first N jobs")
+    simul.add_argument("--sigma", type=float, default=0.25,
+                       help="log-normal sigma of actual / estimated runtime (default 0.25)")
+    simul.add_argument("--time-budget", type=float, default=0.05, metavar="S",
+                       help="seconds per GA re-plan (default 0.05)")
+    simul.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simul.add_argument("--throughputs", default=None, metavar="JSON",
+                       help="Gavel throughputs for a .trace (default: found above the trace "
+                            "or in the data folder)")
+    simul.add_argument("--out", default=None, metavar="RESULTS.json",
+                       help="also write the figures as JSON")
+    simul.set_defaults(func=cmd_simulate)
 
     args = parser.parse_args(argv)
     try:

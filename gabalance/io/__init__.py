@@ -1,4 +1,4 @@
-"""Readers for public benchmark instances (GAP, PSPLIB, Alibaba openb, Gavel).
+"""Readers for public benchmark instances (GAP, PSPLIB, Alibaba openb, Gavel, Pollux).
 
 Every reader returns :class:`gabalance.Problem` objects built from numpy arrays, with
 ``name``, ``objective``, ``sense`` and an ``info`` dict naming the source. Malformed input
@@ -15,6 +15,7 @@ from gabalance.io.gap import (
 )
 from gabalance.io.gavel import DEFAULT_CLUSTER, gavel_throughput_table, read_gavel
 from gabalance.io.openb import read_openb
+from gabalance.io.pollux import read_pollux
 from gabalance.io.psplib import psplib_optima, read_psplib
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "read_openb",
     "read_orlib_gap",
     "read_orlib_gap_one",
+    "read_pollux",
     "read_psplib",
     "read_yagiura_gap",
 ]
