@@ -26,6 +26,10 @@ MODULES = (
     ("gabalance", "``import gabalance as gb``: the public API."),
     ("gabalance.plot", 'Plots of a result (``pip install "gabalance[plot]"``); the '
                        "``SolveResult.plot_*`` methods call these."),
+    ("gabalance.tuning", 'Parameter tuning with Optuna (``pip install "gabalance[tune]"``); '
+                         "``gb.tune`` and ``gb.TuneResult`` are these. See tuning.md."),
+    ("gabalance.online", "Online balancing: events in, dispatch decisions out. See online.md."),
+    ("gabalance.simulate", "Trace replay under online policies. See online.md."),
 )
 
 HEADER = """\

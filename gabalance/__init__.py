@@ -16,6 +16,7 @@ from gabalance.problem import (
 )
 from gabalance.result import SolveResult
 from gabalance.solve import METHODS, solve
+from gabalance.tuning import TuneResult, tune
 from gabalance.validate import Validation, validate
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
     "ProblemError",
     "SolveResult",
     "Task",
+    "TuneResult",
     "Validation",
     "__version__",
     "best_index",
@@ -44,5 +46,6 @@ __all__ = [
     "mode_of",
     "rank_order",
     "solve",
+    "tune",
     "validate",
 ]

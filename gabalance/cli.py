@@ -1,4 +1,4 @@
-"""Command line: ``gabalance solve | check | check-result | demo | info | show | simulate``.
+"""Command line: ``gabalance solve | check | check-result | demo | info | show | simulate | tune``.
 
 Exit codes: 0 success; 1 no feasible solution (``solve``), a result that does not check out
 (``check-result``), a GA objective beyond the MILP's proven bound or no feasible GA solution
@@ -129,7 +129,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     params = _read_params(args.params, args.method)
     res = _solve(problem, objective=args.objective, sense=args.sense, method=args.method,
                  backend=args.backend, time_limit=args.time_limit,
-                 max_generations=args.generations, seed=args.seed, params=params,
+                 max_generations=args.generations, max_evaluations=args.max_evaluations,
+                 seed=args.seed, params=params,
                  progress=args.progress)
     print(_summary(problem))
     print(f"method:      {res.method} (backend {res.backend}, seed {res.seed})")
@@ -388,6 +389,49 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_best_known(path: str) -> dict[str, float]:
+    """``--best-known``: a CSV with columns ``problem,value`` (the problem's name)."""
+    import csv
+
+    out: dict[str, float] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"problem", "value"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: --best-known needs a CSV with columns problem,value")
+        for row in reader:
+            try:
+                out[row["problem"].strip()] = float(row["value"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path} line {reader.line_num}: value {row['value']!r} of "
+                                 f"problem {row['problem']!r} is not a number") from None
+    return out
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from gabalance.tuning import tune
+
+    problems = [_read(args.format, f, args.sense) for f in args.files]
+    known = None
+    if args.best_known:
+        table = _read_best_known(args.best_known)
+        known = [table.get(p.name) for p in problems]
+    try:
+        res = tune(problems, args.method, time_limit=args.time_limit, n_trials=args.trials,
+                   seed=args.seed, storage=args.storage, study_name=args.study_name,
+                   best_known=known, repeats=args.repeats, objective=args.objective,
+                   backend=args.backend, timeout=args.timeout, progress=not args.quiet)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    print(res.report())
+    if args.out:
+        res.save_params(args.out)
+        print(f"wrote {args.out} (gabalance solve --method {args.method} --params {args.out})")
+    if args.report:
+        res.save(args.report)
+        print(f"wrote {args.report}")
+    return 0
+
+
 def _add_input(p: argparse.ArgumentParser, sense_help: str) -> None:
     p.add_argument("--format", default="json", choices=FORMATS,
                    help="file format (default json; json also takes a bundled example name)")
@@ -416,7 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("--time-limit", type=float, default=None, metavar="S",
                        help="wall-clock seconds for the whole solve")
     solve.add_argument("--generations", type=int, default=None, metavar="N",
-                       help="generation limit (with neither limit: 300 generations)")
+                       help="generation limit (with no limit given: 300 generations)")
+    solve.add_argument("--max-evaluations", type=int, default=None, metavar="N",
+                       help="evaluation budget of ga/pso (nfev; a machine-independent limit, "
+                            "as tune gives each trial)")
     solve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     solve.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     solve.add_argument("--params", default=None, metavar="PARAMS.json",
@@ -495,6 +542,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     simul.add_argument("--out", default=None, metavar="RESULTS.json",
                        help="also write the figures as JSON")
     simul.set_defaults(func=cmd_simulate)
+
+    tun = sub.add_parser("tune", help="search GA or PSO parameters on a set of problems "
+                                      "(Optuna TPE; needs gabalance[tune])")
+    tun.add_argument("files", nargs="+", metavar="FILE",
+                     help="problem files (or bundled example names); names must be unique")
+    tun.add_argument("--method", default="ga", choices=["ga", "pso"])
+    tun.add_argument("--trials", type=int, default=20, metavar="N",
+                     help="trials (default 20; the first is the current defaults)")
+    tun.add_argument("--time-limit", type=float, default=1.0, metavar="S",
+                     help="seconds per problem that each trial's evaluation budget is "
+                          "calibrated on (default 1)")
+    tun.add_argument("--seed", type=int, default=0, help="sampler and solve seed (default 0)")
+    tun.add_argument("--repeats", type=int, default=1, metavar="R",
+                     help="seeds per problem (default 1)")
+    tun.add_argument("--best-known", default=None, metavar="CSV",
+                     help="reference values, CSV with columns problem,value (default: the "
+                          "best value found in the study)")
+    tun.add_argument("--objective", default=None,
+                     help="objective for every problem (default: each problem's own)")
+    tun.add_argument("--sense", default=None, choices=["min", "max"],
+                     help="GAP formats: the sense of the cost")
+    tun.add_argument("--format", default="json", choices=FORMATS,
+                     help="file format of every FILE (default json)")
+    tun.add_argument("--backend", default="auto", choices=["auto", "numba", "numpy", "cupy"])
+    tun.add_argument("--storage", default=None, metavar="URL",
+                     help="Optuna storage (e.g. sqlite:///study.db): keep the study and "
+                          "continue it on a later run")
+    tun.add_argument("--study-name", default=None)
+    tun.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="start no new trial after S seconds")
+    tun.add_argument("--out", default=None, metavar="PARAMS.json",
+                     help="write the best parameters (read by solve --params)")
+    tun.add_argument("--report", default=None, metavar="STUDY.json",
+                     help="write the whole study report (budgets, seeds, references, trials)")
+    tun.add_argument("--quiet", action="store_true", help="no progress line")
+    tun.set_defaults(func=cmd_tune)
 
     args = parser.parse_args(argv)
     try:

@@ -102,7 +102,8 @@ def _params_iv(params: Any, cls: type[GAParams] | type[PSOParams] | type[MILPPar
 
 
 def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit: Any,
-              max_generations: Any, params: Any, initial: Any, callback: Any) -> dict[str, Any]:
+              max_generations: Any, params: Any, initial: Any, callback: Any,
+              max_evaluations: Any = None) -> dict[str, Any]:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
     if objective is None:
@@ -141,6 +142,14 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
                 or max_generations < 0:
             raise ValueError(f"max_generations must be a non-negative integer, got "
                              f"{max_generations!r}")
+    if max_evaluations is not None:
+        if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, (int, np.integer)) \
+                or max_evaluations < 1:
+            raise ValueError(f"max_evaluations must be a positive integer, got "
+                             f"{max_evaluations!r}")
+        if method not in SEARCH_METHODS:
+            raise ValueError(f"max_evaluations is only used by search methods "
+                             f"({', '.join(SEARCH_METHODS)}), not by {method!r}")
     if method in SEARCH_METHODS:
         params = _params_iv(params, GAParams if method == "ga" else PSOParams, method)
     elif method in EXACT_METHODS:
@@ -200,6 +209,7 @@ def solve(
     backend: str = "auto",
     time_limit: float | None = None,
     max_generations: int | None = None,
+    max_evaluations: int | None = None,
     seed: int | None = None,
     params: GAParams | PSOParams | MILPParams | dict | None = None,
     initial: Any = None,
@@ -231,7 +241,13 @@ def solve(
         the result then carries the best MILP solution (status 1) or none (status 5) and a
         proven ``bound``.
     max_generations : int, optional
-        Generations after the first population. With neither limit, 300 generations.
+        Generations after the first population. With no limit given, 300 generations.
+    max_evaluations : int, optional
+        Search methods: no new generation starts once this many full evaluations (decodes,
+        ``nfev``; local search and justification count theirs) have been made, so a run may
+        end up to one generation past it. A budget that, unlike ``time_limit``, does not
+        depend on the machine's speed: same seed, same budget, same result
+        (:func:`gabalance.tune` gives every trial one).
     seed : int, optional
         Seed of the run's one random generator: same seed and backend, same result.
     params : GAParams, PSOParams, MILPParams or dict, optional
@@ -264,7 +280,7 @@ def solve(
     """
     t0 = time.perf_counter()
     a = _solve_iv(problem, objective, sense, method, time_limit, max_generations, params,
-                  initial, callback)
+                  initial, callback, max_evaluations)
     objective, sense, mode = a["objective"], a["sense"], a["mode"]
     backend_name = resolve_backend(backend)
     base = dict(objective=objective, sense=sense, mode=mode, method=method,
@@ -274,7 +290,7 @@ def solve(
     if method in EXACT_METHODS:
         initial_pair = None if a["x0"] is None else (a["x0"], a["keys0"])
         return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0)
-    if time_limit is None and max_generations is None:
+    if time_limit is None and max_generations is None and max_evaluations is None:
         max_generations = DEFAULT_GENERATIONS
     ga_params = a["params"]
     algo = GA if method == "ga" else PSO
@@ -302,6 +318,9 @@ def solve(
             now = time.perf_counter() - t0
             if max_generations is not None and ga.generation >= max_generations:
                 message = f"generation limit reached ({max_generations})"
+                break
+            if max_evaluations is not None and ga.nfev >= max_evaluations:
+                message = f"evaluation limit reached ({max_evaluations})"
                 break
             if time_limit is not None and now + last_gen > time_limit:
                 message = f"time limit reached ({time_limit:g} s)"
