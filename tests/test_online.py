@@ -91,6 +91,25 @@ def test_ewma_update_by_hand():
     assert b.runtime_ratio("resnet", "k80") == pytest.approx(1.75)
 
 
+def test_numpy_runtimes_capacity_view_and_bad_times():
+    import numpy as np
+
+    b = Balancer(cluster(), **FAST)
+    assert b.capacity == {"k80-0": {"gpu": 4.0}, "v100-0": {"gpu": 4.0},
+                          "v100-1": {"gpu": 4.0}}
+    b.capacity["k80-0"]["gpu"] = 0                   # a copy: the balancer is not changed
+    assert b.capacity["k80-0"] == {"gpu": 4.0}
+    b.submit(job("a", gpus=4), now=0.0)
+    ((_, node),) = b.dispatch(0.0)
+    b.finished("a", now=np.float64(30.0), runtime=np.int64(25))   # numpy numbers are numbers
+    assert b.done == {"a": node}
+    with pytest.raises(BalancerError, match="duration of task 'neg' must be a finite number"):
+        b.submit(gb.Task("neg", demand={"gpu": 1}, duration=-1.0), now=1.0)
+    with pytest.raises(BalancerError, match="release of task 'nan' must be a finite number"):
+        b.submit(gb.Task("nan", demand={"gpu": 1}, release=math.nan), now=1.0)
+    assert b.queued == [] and b.dispatch(2.0) == []  # the refused tasks left no trace
+
+
 def test_remove_node_requeues_and_tasks_are_replaced_elsewhere():
     nodes = [gb.Node("v100-0", {"gpu": 4}), gb.Node("v100-1", {"gpu": 4})]
     b = Balancer(nodes, **FAST)

@@ -216,6 +216,11 @@ class Balancer:
         return list(self._nodes)
 
     @property
+    def capacity(self) -> dict[str, dict[str, float]]:
+        """Node -> resource -> capacity of every node that is up (a copy)."""
+        return {n: dict(c) for n, c in self._cap.items()}
+
+    @property
     def plan(self) -> dict[str, tuple[str, float]]:
         """Queued task -> (planned node, planned start on the caller's clock) of the last plan."""
         return {t: (n, s) for t, (n, s, _) in self._plan.items()
@@ -281,6 +286,12 @@ class Balancer:
                 raise BalancerError(f"task {name!r} depends on itself")
             if p not in self._tasks:
                 raise BalancerError(f"task {name!r} depends on unknown task {p!r}")
+        for field in ("duration", "release"):
+            v = getattr(task, field)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(v) or v < 0:
+                raise BalancerError(f"{field} of task {name!r} must be a finite number >= 0, "
+                                    f"got {v!r}")
         if not isinstance(task.weight, (int, float)) or not task.weight > 0:
             raise BalancerError(f"weight of task {name!r} must be > 0, got {task.weight!r}")
         requires = []
@@ -307,7 +318,8 @@ class Balancer:
         node = rec.node
         assert node is not None
         measured = now - rec.started if runtime is None else runtime
-        if isinstance(measured, bool) or not isinstance(measured, (int, float)) \
+        if isinstance(measured, bool) \
+                or not isinstance(measured, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(measured) or measured < 0:
             raise BalancerError(f"finished: runtime of task {name!r} must be a finite number "
                                 f">= 0, got {runtime!r}")
