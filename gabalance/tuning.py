@@ -581,7 +581,7 @@ def tune(problems: Sequence[Problem] | Problem, method: str = "ga", *,
             running = float(np.mean([_gap(f, v, r[k], objs[k][1])
                                      for k in range(i + 1)
                                      for f, v in zip(vals[k], viols[k])]))
-            bar.show(trial.number, running, None if i + 1 == len(probs) else f"{i + 1}/"
+            bar.show(running, None if i + 1 == len(probs) else f"{i + 1}/"
                      f"{len(probs)}")
             trial.report(running, i)
             if i + 1 < len(probs) and trial.should_prune():
@@ -684,7 +684,7 @@ class _Bar:
     def note(self, text: str) -> None:
         self._write(text)
 
-    def show(self, number: int, running: float, where: str | None) -> None:
+    def show(self, running: float, where: str | None) -> None:
         best = "-" if self.best is None else f"{100 * self.best:.4f}%"
         self._write(f"trial {self.count + 1}/{self.total} "
                     f"{'' if where is None else f'({where}) '}gap {100 * running:.4f}%  "

@@ -185,3 +185,19 @@ def located(where: str) -> Iterator[None]:
 def stem(path: PathLike) -> str:
     """File name without its directory and its (last) extension."""
     return Path(path).stem
+
+
+def servers(cluster: dict, gpus_per_node: int) -> list[tuple[str, str]]:
+    """(server name, GPU type) of every ``gpus_per_node``-GPU server of a cluster given as
+    GPU type -> GPU count, named ``<type>-<k>``; a count that is not a non-negative multiple
+    of ``gpus_per_node``, or no server at all, is a :class:`ProblemError`."""
+    out: list[tuple[str, str]] = []
+    for w, count in cluster.items():
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0 \
+                or count % gpus_per_node:
+            raise ProblemError(f"cluster[{w!r}] = {count!r} GPUs is not a non-negative "
+                               f"multiple of gpus_per_node={gpus_per_node}")
+        out += [(f"{w}-{k}", w) for k in range(int(count) // gpus_per_node)]
+    if not out:
+        raise ProblemError(f"the cluster {cluster} has no servers")
+    return out

@@ -17,6 +17,7 @@ from gabalance.io._common import (
     display,
     located,
     read_text,
+    servers,
     stem,
     to_int,
 )
@@ -207,24 +208,15 @@ def read_gavel(
     cluster = dict(DEFAULT_CLUSTER if cluster is None else cluster)
     throughputs = _all_throughputs(throughputs_json)
 
-    node_names: list[str] = []
-    node_type: list[int] = []
     workers = list(cluster)
-    for w, worker in enumerate(workers):
-        count = cluster[worker]
+    for worker in workers:
         if worker not in throughputs:
             raise ProblemError(f"cluster names worker type {worker!r}, which "
                                f"{display(throughputs_json)} does not have (it has "
                                f"{', '.join(throughputs)})")
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0 \
-                or count % gpus_per_node:
-            raise ProblemError(f"cluster[{worker!r}] = {count!r} GPUs is not a non-negative "
-                               f"multiple of gpus_per_node={gpus_per_node}")
-        for k in range(int(count) // gpus_per_node):
-            node_names.append(f"{worker}-{k}")
-            node_type.append(w)
-    if not node_names:
-        raise ProblemError(f"the cluster {cluster} has no servers")
+    expanded = servers(cluster, gpus_per_node)
+    node_names = [n for n, _ in expanded]
+    node_type = [workers.index(w) for _, w in expanded]
     node_type_arr = np.array(node_type, np.int64)
 
     text, where = read_text(trace)

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from gabalance.io._common import FormatError, PathLike, base, display, read_text, stem
+from gabalance.io._common import (
+    FormatError,
+    PathLike,
+    base,
+    display,
+    read_text,
+    servers,
+    stem,
+)
 from gabalance.problem import Problem, ProblemError
 
 __all__ = ["POLLUX_APPLICATIONS", "read_pollux"]
@@ -134,20 +142,12 @@ def read_pollux(
     workload = Path(os.fspath(workload_csv))
     folder = Path(os.fspath(traces)) if traces is not None else workload.parent.parent / "traces"
     cluster = dict(cluster if cluster is not None else {"k80": 36, "p100": 36, "v100": 36})
-    node_names: list[str] = []
-    node_type: list[str] = []
-    for w, count in cluster.items():
+    for w in cluster:
         if w not in _SPEED:
             raise ProblemError(f"cluster names GPU type {w!r}; choose from {', '.join(_SPEED)}")
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0 \
-                or count % gpus_per_node:
-            raise ProblemError(f"cluster[{w!r}] = {count!r} GPUs is not a non-negative "
-                               f"multiple of gpus_per_node={gpus_per_node}")
-        for k in range(int(count) // gpus_per_node):
-            node_names.append(f"{w}-{k}")
-            node_type.append(w)
-    if not node_names:
-        raise ProblemError(f"the cluster {cluster} has no servers")
+    expanded = servers(cluster, gpus_per_node)
+    node_names = [n for n, _ in expanded]
+    node_type = [w for _, w in expanded]
     text, where = read_text(workload)
     apps: dict[str, _App] = {}
     names: list[str] = []
