@@ -152,7 +152,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print("model:       " + ", ".join(f"{k} {v}" for k, v in res.model.items()))
     else:
         print(f"generations: {res.nit}, evaluations: {res.nfev}")
-    print(f"time:        {res.time:.3f} s")
+        if res.get("bound") is not None:
+            print(f"bound:       {res.bound:.10g} (LP relaxation, proven)")
+    compile_s = res.get("compile_time")
+    if compile_s:
+        print(f"time:        {res.time:.3f} s ({res.time - compile_s:.3f} s search, "
+              f"{compile_s:.3f} s compiling kernels, not counted in the time limit)")
+    else:
+        print(f"time:        {res.time:.3f} s")
     print(f"status:      {res.status} ({label}): {res.message}")
     for line in _last_tasks(problem, res):
         print(line)

@@ -64,13 +64,18 @@ class SolveResult(OptimizeResult):
     objective, sense, mode, method, backend : str
     seed : int or None
     time : float
-        Wall time of the whole solve, seconds.
+        Wall time of the whole solve, seconds (kernel compilation included).
+    compile_time : float
+        Search methods: seconds of ``time`` spent compiling kernels (or loading them from
+        numba's on-disk cache), which ``time_limit`` does not count; ``history["time"]`` is
+        search time, without it.
     params : dict or None
         The algorithm's parameters.
     bound, gap : float
-        Exact method only: a proven bound on the optimum (lower for "min", upper for "max";
-        nan when none is known) and the relative gap ``|fun - bound| / |fun|`` (0 when
-        proven optimal).
+        Exact method: a proven bound on the optimum (lower for "min", upper for "max"; nan
+        when none is known) and the relative gap ``|fun - bound| / |fun|`` (0 when proven
+        optimal). Search methods on the ``cost`` objective: ``bound`` is the LP relaxation's
+        value when it was solved (None otherwise), a proven bound as well.
     model : dict
         Exact method only: ``variables``, ``constraints``, ``nonzeros`` of the MILP, and in
         schedule mode ``time_unit`` (time steps per input time unit) and ``horizon``.

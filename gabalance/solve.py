@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gabalance._clock import Clock
 from gabalance.algorithms.ga import GA, GAParams
 from gabalance.algorithms.pso import PSO, PSOParams
 from gabalance.backend import resolve_backend
@@ -235,9 +236,14 @@ def solve(
         Evaluation engine: ``auto`` honours ``GABALANCE_BACKEND``, else takes ``cupy`` when
         CuPy imports and a CUDA device answers, else ``numba``.
     time_limit : float, optional
-        Seconds of wall time for the whole solve; the search stops before a generation that
-        would end past it (checked between generations, so the first population, which
-        includes the baselines' plans, is always completed). For "milp", HiGHS's time limit:
+        Seconds for the whole solve except one-time kernel compilation (measured apart and
+        reported as ``compile_time``). The first population stays within it: the baselines'
+        plans are seeded cheapest first while a fifth of the limit lasts, the LP relaxation
+        (cost objective) gets at most a quarter of what is left, and the first population is
+        improved in chunks until half the limit has passed (the rest is only evaluated). A
+        generation starts only when the last one (before the first: the first population's
+        cost per individual) says it ends in time. If a single step still runs past the
+        limit, the message says by how much. For "milp", HiGHS's time limit:
         the result then carries the best MILP solution (status 1) or none (status 5) and a
         proven ``bound``.
     max_generations : int, optional
@@ -292,10 +298,26 @@ def solve(
         return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0)
     if time_limit is None and max_generations is None and max_evaluations is None:
         max_generations = DEFAULT_GENERATIONS
+    with Clock(time_limit) as clock:
+        clock.t0 = t0
+        return _search(problem, method, backend_name, objective, sense, a, seed, time_limit,
+                       max_generations, max_evaluations, callback, progress, base, clock)
+
+
+def _search(problem: Problem, method: str, backend_name: str, objective: str, sense: str,
+            a: dict[str, Any], seed: int | None, time_limit: float | None,
+            max_generations: int | None, max_evaluations: int | None,
+            callback: Callable[[SolveResult], Any] | None, progress: bool,
+            base: dict[str, Any], clock: Clock) -> SolveResult:
+    """The GA / PSO loop of :func:`solve`: ``clock`` counts search time (wall time less
+    kernel compilation), which ``time_limit`` bounds."""
+    t0 = clock.t0
     ga_params = a["params"]
     algo = GA if method == "ga" else PSO
     ga: Any = algo(problem, objective, sense=sense, params=ga_params, backend=backend_name,
-              seed=seed, xp=_array_module(backend_name))
+                   seed=seed, xp=_array_module(backend_name))
+    ga.clock = clock
+    ga.search.clock = clock
     budget = 5.0 if time_limit is None else min(5.0, 0.2 * time_limit)
     history: dict[str, list] = {"generation": [], "time": [], "best": [], "violation": [],
                                 "nfev": []}
@@ -303,7 +325,7 @@ def solve(
     def record() -> None:
         _, _, fun, viol = ga.best
         history["generation"].append(ga.generation)
-        history["time"].append(time.perf_counter() - t0)
+        history["time"].append(clock.elapsed())
         history["best"].append(fun)
         history["violation"].append(viol)
         history["nfev"].append(ga.nfev)
@@ -313,21 +335,23 @@ def solve(
     try:
         ga.init(a["x0"], a["keys0"], seed_budget_s=budget)
         record()
-        last_gen = 0.0
+        # a generation's cost before one has run: the first population's per-child cost
+        last_gen = ga.seconds_per_child * getattr(ga, "offspring", ga.pop.shape[0])
         while True:
-            now = time.perf_counter() - t0
+            now = clock.elapsed()
             if max_generations is not None and ga.generation >= max_generations:
                 message = f"generation limit reached ({max_generations})"
                 break
             if max_evaluations is not None and ga.nfev >= max_evaluations:
                 message = f"evaluation limit reached ({max_evaluations})"
                 break
-            if time_limit is not None and now + last_gen > time_limit:
+            # a small reserve for the final evaluation of the best and the result
+            if time_limit is not None and now + last_gen + 0.01 * (1 + time_limit) > time_limit:
                 message = f"time limit reached ({time_limit:g} s)"
                 break
-            g0 = time.perf_counter()
+            g0 = clock.elapsed()
             ga.step()
-            last_gen = time.perf_counter() - g0
+            last_gen = clock.elapsed() - g0
             record()
             bar.show(ga.generation, history["time"][-1], history["best"][-1],
                      history["violation"][-1])
@@ -350,8 +374,17 @@ def solve(
         record()
     x, keys, _, _ = ga.best
     res = _finish(problem, x, keys, base, status, message, t0)
+    compile_s = clock.compile_time
+    used = res.time - compile_s
+    if time_limit is not None and used > time_limit and message.startswith("time limit"):
+        # say what happened: the first population (or one generation) ran past the limit
+        res["message"] = res.message.replace(
+            f"time limit reached ({time_limit:g} s)",
+            f"time limit of {time_limit:g} s exceeded ({used:.2f} s of search)")
+    lp = getattr(ga.search, "lp", None)
     res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=ga_params.to_dict(),
-               seeded=list(ga.seeded))
+               seeded=list(ga.seeded), compile_time=compile_s,
+               bound=None if lp is None else (lp.bound if sense == "min" else -lp.bound))
     bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
     return res
 
@@ -366,6 +399,8 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
     fun, viol = float(ev.objective[0]), float(ev.violation[0])
     if viol > 0:
         status, message = 2, (message + "; " if message else "") + "no feasible solution found"
+        if base["mode"] == "placement":
+            message += _overcommitted(problem)
     elif not message:
         message = "completed"
     res = SolveResult(
@@ -379,6 +414,22 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
         history=None, params=None, **base)
     res["time"] = time.perf_counter() - t0
     return res
+
+
+def _overcommitted(problem: Problem) -> str:
+    """``"; the tasks ask for ..."`` when, in some resource, the tasks' total demand (on their
+    least demanding node) exceeds the nodes' total capacity, so that no placement is
+    feasible; else ``""``."""
+    d = problem.demand.min(axis=1) if problem.per_node_demand else problem.demand
+    need = d.astype(np.float64).sum(axis=0)
+    have = problem.capacity.astype(np.float64).sum(axis=0)
+    over = [(problem.resources[k], need[k] / have[k] if have[k] > 0 else math.inf)
+            for k in range(problem.n_resources) if need[k] > have[k]]
+    if not over:
+        return ""
+    parts = ", ".join(f"{name} {ratio:.3g}x" for name, ratio in over)
+    return (f"; the tasks ask for more than the nodes hold in total ({parts} the total "
+            "capacity), so no feasible placement exists")
 
 
 def _array_module(backend: str) -> Any:

@@ -12,9 +12,12 @@ Every public function returns Python floats (and lists of floats), never numpy s
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from gabalance.problem import Problem
 
@@ -29,6 +32,17 @@ __all__ = [
     "improving_shifts",
     "is_feasible",
     "loads",
+    "naive_best_fit_decreasing",
+    "naive_cost_search",
+    "naive_earliest_finish",
+    "naive_first_fit_decreasing",
+    "naive_fit_decreasing",
+    "naive_heft",
+    "naive_least_connections",
+    "naive_least_loaded",
+    "naive_least_loaded_schedule",
+    "naive_round_robin",
+    "naive_upward_rank",
     "placement",
     "runtime",
     "schedule",
@@ -485,3 +499,438 @@ def improving_shifts(problem: Problem, x: Sequence[Any], sense: str = "min"
             if (there < here) if sense == "min" else (there > here):
                 moves.append((i, j))
     return moves
+
+
+# --------------------------------------------------------------------------- placement baselines
+#
+# The placement baselines as ``gabalance.baselines`` wrote them before they were made to
+# scale: one task at a time, O(M) numpy work per task over the task's allowed nodes. They
+# keep the numpy expressions of that code on purpose (``np.lexsort``, ``argmin``, row sums),
+# so that the float operations, and with them every tie, are exactly the ones the fast
+# baselines must reproduce. Eligibility comes from :func:`allowed`, the order from a plain
+# Kahn's algorithm. Each returns ``(assignment, keys)`` as lists (int and float).
+
+
+def _dependency_order(problem: Problem) -> list[int]:
+    """Tasks in dependency order, lowest index first among the ready ones (Kahn)."""
+    n = problem.n_tasks
+    succ: list[list[int]] = [[] for _ in range(n)]
+    waiting = [0] * n
+    for e in range(problem.n_edges):
+        p, s = int(problem.edges[e, 0]), int(problem.edges[e, 1])
+        succ[p].append(s)
+        waiting[s] += 1
+    ready = [i for i in range(n) if waiting[i] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for s in succ[i]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                heapq.heappush(ready, s)
+    return order
+
+
+def _order_keys(order: list[int]) -> list[float]:
+    """Priority keys that make the decoder take the tasks in ``order``."""
+    keys = [0.0] * len(order)
+    for rank, i in enumerate(order):
+        keys[i] = rank / max(1, len(order))
+    return keys
+
+
+def _allowed_nodes(problem: Problem, i: int) -> np.ndarray:
+    return np.array([j for j in range(problem.n_nodes) if allowed(problem, i, j)], np.int64)
+
+
+def _need(problem: Problem, i: int, nodes: np.ndarray) -> np.ndarray:
+    """Demand of task ``i`` on each of ``nodes``, (len(nodes), K) float64."""
+    if problem.demand.ndim == 3:
+        return problem.demand[i, nodes].astype(np.float64)
+    return np.broadcast_to(problem.demand[i], (len(nodes), problem.n_resources)
+                           ).astype(np.float64)
+
+
+def naive_round_robin(problem: Problem) -> tuple[list[int], list[float]]:
+    """In dependency order, each task to the first allowed node cyclically from the node
+    after the previous task's."""
+    order = _dependency_order(problem)
+    x = [0] * problem.n_tasks
+    nxt = 0
+    for i in order:
+        nodes = [int(j) for j in _allowed_nodes(problem, i)]
+        later = [j for j in nodes if j >= nxt]
+        j = later[0] if later else nodes[0]
+        x[i] = j
+        nxt = (j + 1) % problem.n_nodes
+    return x, _order_keys(order)
+
+
+def naive_least_connections(problem: Problem) -> tuple[list[int], list[float]]:
+    """In dependency order, each task to the allowed node holding the fewest tasks so far
+    (ties: lowest index)."""
+    order = _dependency_order(problem)
+    count = [0] * problem.n_nodes
+    x = [0] * problem.n_tasks
+    for i in order:
+        best = -1
+        for j in _allowed_nodes(problem, i).tolist():
+            if best < 0 or count[j] < count[best]:
+                best = j
+        x[i] = best
+        count[best] += 1
+    return x, _order_keys(order)
+
+
+def naive_least_loaded(problem: Problem) -> tuple[list[int], list[float]]:
+    """Placement-mode least-loaded: in dependency order, each task to the allowed node of
+    lowest utilization (largest used fraction of a resource), nodes where it still fits
+    first, lowest index among equals."""
+    capacity = problem.capacity
+    load = np.zeros(capacity.shape, np.float64)
+    order = _dependency_order(problem)
+    x = [0] * problem.n_tasks
+    for i in order:
+        nodes = _allowed_nodes(problem, i)
+        need = _need(problem, i, nodes)
+        fits = np.all(load[nodes] + need <= capacity[nodes], axis=1)
+        cap = capacity[nodes]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.where(cap > 0, load[nodes] / np.where(cap > 0, cap, 1), 0.0)
+        util = u.max(axis=1) if u.shape[1] else np.zeros(len(u))
+        pos = int(np.lexsort((util, ~fits))[0])
+        x[i] = int(nodes[pos])
+        load[nodes[pos]] += need[pos]
+    return x, _order_keys(order)
+
+
+def naive_fit_decreasing(problem: Problem, best: bool) -> tuple[list[int], list[float]]:
+    """Vector bin packing by decreasing size (demand over the largest capacity, summed over
+    resources; per-node demands: their mean): first fit (``best=False``: the first allowed
+    node with room) or best fit (the least room left, summed in units of that largest
+    capacity, lowest index among equals); where nothing has room, the least overload."""
+    capacity = problem.capacity
+    scale = capacity.max(axis=0).astype(np.float64)
+    scale[scale == 0] = 1.0
+    demand = problem.demand.mean(axis=1) if problem.demand.ndim == 3 else problem.demand
+    size = (demand / scale).sum(axis=1)
+    load = np.zeros(capacity.shape, np.float64)
+    x = [0] * problem.n_tasks
+    for i in [int(i) for i in np.argsort(-size, kind="stable")]:
+        nodes = _allowed_nodes(problem, i)
+        need = _need(problem, i, nodes)
+        room = capacity[nodes] - load[nodes] - need
+        fits = np.all(room >= 0, axis=1)
+        if fits.any():
+            candidates = np.flatnonzero(fits)
+            if best:
+                slack = (room[candidates] / scale).sum(axis=1)
+                pos = int(candidates[np.argmin(slack)])
+            else:
+                pos = int(candidates[0])
+        else:
+            over = (np.maximum(-room, 0) / scale).sum(axis=1)
+            pos = int(np.argmin(over))
+        x[i] = int(nodes[pos])
+        load[nodes[pos]] += need[pos]
+    return x, _order_keys(_dependency_order(problem))
+
+
+def naive_first_fit_decreasing(problem: Problem) -> tuple[list[int], list[float]]:
+    return naive_fit_decreasing(problem, best=False)
+
+
+def naive_best_fit_decreasing(problem: Problem) -> tuple[list[int], list[float]]:
+    return naive_fit_decreasing(problem, best=True)
+
+
+# --------------------------------------------------------------------------- cost search
+
+
+def _scratch_loads(capacity: Any, demand3: Any, x: list[int]) -> list[list[Any]]:
+    M, K = len(capacity), len(capacity[0])
+    per = len(demand3[0]) > 1
+    load: list[list[Any]] = [[0] * K for _ in range(M)]
+    for i, j in enumerate(x):
+        for k in range(K):
+            load[j][k] += demand3[i][j if per else 0][k]
+    return load
+
+
+def _scratch_over(load_j: list[Any], cap_j: list[Any], scale: list[float]) -> float:
+    total = 0.0
+    for k in range(len(cap_j)):
+        o = load_j[k] - cap_j[k]
+        if o > 0 and scale[k] > 0:
+            total += o / scale[k]
+    return total
+
+
+def naive_cost_search(rec: Any, x0: Sequence[int], order: Sequence[int], w0: float,
+                      unit: float, rounds: int, passes: int, wide: int, deep: int,
+                      tol_rel: float = 1e-9, up: float = 2.0, down: float = 0.7
+                      ) -> list[int]:
+    """The incremental cost search of ``gabalance.backend._numba_search`` on one individual,
+    with every load and overload recomputed from scratch before each move is priced.
+
+    ``rec`` is a ``CostRecord`` (only read element by element, as lists). Returns the
+    assignment the search ends with (the best feasible seen, else the least overloaded)."""
+    capacity = rec.capacity.tolist()
+    demand3 = rec.demand3.tolist()
+    scale = rec.scale.tolist()
+    score = rec.score.tolist()
+    cand = rec.cand.tolist()
+    allowed_t = rec.allowed.tolist()
+    N, M = len(x0), len(capacity)
+    per = len(demand3[0]) > 1
+    x = [int(v) for v in x0]
+    for i in range(N):
+        if not allowed_t[i][x[i]] and cand[i][0] >= 0:
+            x[i] = cand[i][0]
+    members: list[list[int]] = [[] for _ in range(M)]  # head first, as the kernel's lists
+    for i in range(N - 1, -1, -1):
+        members[x[i]].insert(0, i)
+
+    def over_now(j: int) -> float:
+        return _scratch_over(_scratch_loads(capacity, demand3, x)[j], capacity[j], scale)
+
+    def over_after(j: int, out: int, into: int) -> float:
+        lj = list(_scratch_loads(capacity, demand3, x)[j])
+        for k in range(len(lj)):
+            if out >= 0:
+                lj[k] -= demand3[out][j if per else 0][k]
+            if into >= 0:
+                lj[k] += demand3[into][j if per else 0][k]
+        return _scratch_over(lj, capacity[j], scale)
+
+    def overloaded() -> list[bool]:
+        load = _scratch_loads(capacity, demand3, x)
+        return [any(load[j][k] > capacity[j][k] for k in range(len(capacity[j])))
+                for j in range(M)]
+
+    w = [float(w0)] * M
+    floor = 0.01 * unit
+    cost = 0.0
+    for i in range(N):
+        cost += score[i][x[i]]
+    tol = tol_rel * (1.0 + abs(cost) / max(N, 1))
+    best = list(x)
+    best_cost = cost
+    best_viol = sum(over_now(j) for j in range(M))
+    best_feasible = not any(overloaded())
+    dirty = [True] * N
+    L = len(cand[0])
+
+    def best_move(i: int) -> tuple[float, int, int]:
+        s = x[i]
+        base = score[i][s]
+        rel = w[s] * (over_after(s, i, -1) - over_now(s))
+        bd, bb, bk = -tol, -1, -1
+        for q in range(L):
+            j = cand[i][q]
+            if j < 0:
+                break
+            if j == s:
+                continue
+            d = (score[i][j] - base) + rel + w[j] * (over_after(j, -1, i) - over_now(j))
+            if d < bd:
+                bd, bb, bk = d, -1, j
+        for q in range(min(L, wide)):
+            j = cand[i][q]
+            if j < 0:
+                break
+            if j == s:
+                continue
+            move_i = score[i][j] - base
+            for b in list(members[j]):
+                base_b = score[b][j]
+                pen_j = w[j] * (over_after(j, b, i) - over_now(j))
+                if allowed_t[b][s]:
+                    d = move_i + (score[b][s] - base_b) + pen_j + w[s] * (
+                        over_after(s, i, b) - over_now(s))
+                    if d < bd:
+                        bd, bb, bk = d, b, -1
+                for r in range(min(L, deep)):
+                    k = cand[b][r]
+                    if k < 0:
+                        break
+                    if k == s or k == j:
+                        continue
+                    d = move_i + (score[b][k] - base_b) + pen_j + rel + w[k] * (
+                        over_after(k, -1, b) - over_now(k))
+                    if d < bd:
+                        bd, bb, bk = d, b, k
+        return bd, bb, bk
+
+    def put(i: int, j: int) -> None:
+        members[x[i]].remove(i)
+        x[i] = j
+        members[j].insert(0, i)
+
+    def wake(j: int) -> None:
+        for b in members[j]:
+            dirty[b] = True
+
+    for _r in range(rounds):
+        for _p in range(passes):
+            improved = False
+            for i in order:
+                i = int(i)
+                if not dirty[i]:
+                    continue
+                _, b, k = best_move(i)
+                if b < 0 and k < 0:
+                    dirty[i] = False
+                    continue
+                s = x[i]
+                if b < 0:
+                    cost += score[i][k] - score[i][s]
+                    put(i, k)
+                    wake(s)
+                    wake(k)
+                else:
+                    j = x[b]
+                    dest = s if k < 0 else k
+                    cost += (score[i][j] - score[i][s]) + (score[b][dest] - score[b][j])
+                    put(b, dest)
+                    put(i, j)
+                    wake(s)
+                    wake(j)
+                    wake(dest)
+                improved = True
+                if not any(overloaded()) and (not best_feasible or cost < best_cost):
+                    best, best_cost, best_viol, best_feasible = list(x), cost, 0.0, True
+            if not best_feasible:
+                viol = 0.0
+                for j in range(M):
+                    viol += over_now(j)
+                if viol < best_viol or (viol == best_viol and cost < best_cost):
+                    best, best_cost, best_viol = list(x), cost, viol
+            if not improved:
+                break
+        bad = overloaded()
+        if any(bad):
+            for j in range(M):
+                if over_now(j) > 0:
+                    w[j] = max(w[j], floor) * up
+                    wake(j)
+        else:
+            for j in range(M):
+                if w[j] > floor:
+                    w[j] = max(floor, w[j] * down)
+                    wake(j)
+    return best
+
+
+# --------------------------------------------------------------------------- earliest finish
+#
+# HEFT and the response-time least-loaded policy as ``gabalance.baselines`` wrote them before
+# their node search was pruned: every allowed node's capacity profile is searched for the
+# earliest start, the node of least finish wins (the first in index order among equals).
+
+
+class _Profile:
+    """Usage of one node as a step function: ``usage[s]`` holds on ``[times[s], times[s+1])``."""
+
+    def __init__(self, k: int) -> None:
+        self.times: list[float] = [0.0]
+        self.usage: list[list] = [[0] * k]
+
+    def segment(self, t: float) -> int:
+        s = 0
+        while s + 1 < len(self.times) and self.times[s + 1] <= t:
+            s += 1
+        return s
+
+    def earliest_start(self, ready: float, length: float, need: list, cap: list) -> float:
+        t = ready
+        s = self.segment(t)
+        while s < len(self.times) and self.times[s] < t + length:
+            if any(u + d > c for u, d, c in zip(self.usage[s], need, cap)):
+                t = self.times[s + 1]
+            s += 1
+        return t
+
+    def split(self, t: float) -> int:
+        s = self.segment(t)
+        if self.times[s] == t:
+            return s
+        self.times.insert(s + 1, t)
+        self.usage.insert(s + 1, list(self.usage[s]))
+        return s + 1
+
+    def occupy(self, start: float, finish: float, need: list) -> None:
+        a = self.split(start)
+        b = self.split(finish)
+        for s in range(a, b):
+            self.usage[s] = [u + d for u, d in zip(self.usage[s], need)]
+
+
+def naive_earliest_finish(problem: Problem, order: Sequence[int]
+                          ) -> tuple[list[int], list[float]]:
+    """Tasks in ``order`` (a dependency order), each on the allowed node where it finishes
+    earliest (insertion into the node's capacity profile; transfers between nodes).
+    Returns the assignment and the finish times."""
+    n = problem.n_tasks
+    x = [-1] * n
+    finish = [0.0] * n
+    cap = [_capacity(problem, j) for j in range(problem.n_nodes)]
+    profiles = [_Profile(problem.n_resources) for _ in range(problem.n_nodes)]
+    preds = _preds(problem)
+    for i in order:
+        best: tuple[float, int, float] | None = None
+        for j in range(problem.n_nodes):
+            if not allowed(problem, i, j):
+                continue
+            r = float(problem.release[i])
+            for p, e in preds[i]:
+                r = max(r, finish[p] + transfer(problem, e, x[p], j))
+            length = runtime(problem, i, j)
+            need = task_demand(problem, i, j)
+            t = r if length == 0 else profiles[j].earliest_start(r, length, need, cap[j])
+            if best is None or t + length < best[0]:
+                best = (t + length, j, t)
+        assert best is not None
+        f, j, t = best
+        x[i], finish[i] = j, f
+        if f > t:
+            profiles[j].occupy(t, f, task_demand(problem, i, j))
+    return x, finish
+
+
+def naive_least_loaded_schedule(problem: Problem) -> tuple[list[int], list[float]]:
+    """The response-time policy: in dependency order, each task on its earliest-finishing
+    allowed node."""
+    order = _dependency_order(problem)
+    return naive_earliest_finish(problem, order)[0], _order_keys(order)
+
+
+def naive_upward_rank(problem: Problem) -> list[float]:
+    """HEFT's upward rank: mean runtime over the allowed nodes plus the longest path of
+    mean transfer (over ordered pairs of distinct nodes) and rank to an exit task."""
+    n, m = problem.n_tasks, problem.n_nodes
+    mean_rt = [float(np.mean([runtime(problem, i, j) for j in range(m) if allowed(problem, i, j)]))
+               for i in range(n)]
+    per_unit = 0.0
+    if m > 1:
+        bw = np.broadcast_to(np.asarray(problem.bandwidth, np.float64), (m, m))
+        per_unit = float(np.mean(1.0 / bw[~np.eye(m, dtype=bool)]))
+    succ: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    for e in range(problem.n_edges):
+        succ[int(problem.edges[e, 0])].append((int(problem.edges[e, 1]),
+                                               float(problem.data[e]) * per_unit))
+    rank = [0.0] * n
+    for i in reversed(_dependency_order(problem)):
+        rank[i] = mean_rt[i] + max((c + rank[s] for s, c in succ[i]), default=0.0)
+    return rank
+
+
+def naive_heft(problem: Problem) -> tuple[list[int], list[float]]:
+    """HEFT: tasks by decreasing upward rank (ties in dependency order), each on its
+    earliest-finishing allowed node."""
+    rank = naive_upward_rank(problem)
+    position = {i: k for k, i in enumerate(_dependency_order(problem))}
+    order = sorted(range(problem.n_tasks), key=lambda i: (-rank[i], position[i]))
+    return naive_earliest_finish(problem, order)[0], _order_keys(order)

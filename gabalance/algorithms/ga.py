@@ -89,6 +89,15 @@ class GAParams(DictRoundTrip):
         oscillation; Yagiura, Ibaraki & Glover 2004). Each child's penalty weight is drawn
         from ``[0, 2 * oscillation]`` in units where overloading a node by one average task
         costs the whole range of the costs; 0 turns the phase off.
+    ls_rounds : int, default 8
+        Cost objective (numba backend): local optima per child of the incremental search,
+        each followed by an update of the per-node penalty weights (the explicit budget of
+        :mod:`gabalance.backend._numba_search`); ``local_search`` bounds the sweeps per
+        round.
+    candidates : int, default 20
+        Cost objective (numba backend): length of each task's candidate list (its best
+        nodes by LP reduced cost, else by cost) that shift, swap and ejection-chain moves
+        draw from.
     justify : bool, default True
         Schedule mode: forward-backward improvement of every child.
     reassign : int, default 0
@@ -112,6 +121,8 @@ class GAParams(DictRoundTrip):
     key_mutation: float = 0.05
     local_search: int = 3
     oscillation: float = 1.0
+    ls_rounds: int = 8
+    candidates: int = 20
     justify: bool = True
     reassign: int = 0
     seed_baselines: bool = True
@@ -137,6 +148,8 @@ class GAParams(DictRoundTrip):
         whole("offspring", 1, allow_none=True)
         whole("tournament", 1)
         whole("local_search", 0)
+        whole("ls_rounds", 1)
+        whole("candidates", 1)
         whole("reassign", 0)
         whole("stagnation", 0)
         for name in ("crossover", "swap", "key_mutation"):
@@ -152,8 +165,11 @@ class GAParams(DictRoundTrip):
                                  f"got {getattr(self, name)!r}")
 
 
-def _seed_plans(problem: Problem, objective: str, budget_s: float) -> list[tuple[str, Any]]:
-    """The baselines' plans, cheapest first, as long as they fit in ``budget_s`` seconds."""
+def _seed_plans(problem: Problem, objective: str, budget_s: float, clock: Any = None
+                ) -> list[tuple[str, Any]]:
+    """The baselines' plans, cheapest first, as long as they fit in ``budget_s`` seconds
+    (of ``clock.elapsed()`` when a :class:`gabalance._clock.Clock` is given: compilation
+    does not count)."""
     from gabalance import baselines as bl
 
     schedule = mode_of(objective) == "schedule"
@@ -165,9 +181,10 @@ def _seed_plans(problem: Problem, objective: str, budget_s: float) -> list[tuple
                ("first_fit_decreasing", bl.first_fit_decreasing),
                ("round_robin", bl.round_robin), ("least_connections", bl.least_connections)]
     plans = []
-    t0 = time.perf_counter()
+    now = clock.elapsed if clock is not None else time.perf_counter
+    t0 = now()
     for name, make in makers:
-        if time.perf_counter() - t0 > budget_s:
+        if now() - t0 > budget_s:
             break
         plans.append((name, make(problem)))
     return plans
@@ -185,6 +202,53 @@ class Searcher:
     _asked: tuple[Any, Any, Any, Any] | None
     _best_value: tuple[float, float]
     _since_improved: int
+    xp: Any
+    search: Search
+    nfev: int
+    #: a gabalance._clock.Clock with the run's time limit, set by solve() (None: no limit);
+    #: the first population's seeding, LP and improvement stop when it says so
+    clock: Any = None
+    #: seconds the first population's improvement took per individual (estimates the cost
+    #: of a generation before the first one runs)
+    seconds_per_child: float = 0.0
+
+    def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _improve_within(self, pop: Any, keys: Any, share: float = 0.5
+                        ) -> tuple[Any, Any, Any, Any]:
+        """Improve ``pop`` in chunks while ``clock`` leaves time (until ``share`` of the time
+        limit has passed: half for the first population, all of it for a generation's
+        children); the individuals left when the time is up are only evaluated (schedule keys
+        standardized), so no step runs past the limit by more than one chunk. Without a time
+        limit, one call improves all (same seed, same result)."""
+        clock = self.clock
+        n = pop.shape[0]
+        now = time.perf_counter if clock is None else clock.elapsed  # compilation apart
+        t0 = now()
+        if clock is None or clock.limit is None or n <= 1:
+            out = self._improve(pop, keys)
+            self.seconds_per_child = (now() - t0) / max(n, 1)
+            return out
+        xp = self.xp
+        size = max(1, n // (8 if xp is np else 2))  # a device wants large launches
+        parts: list[tuple[Any, Any, Any, Any]] = []
+        done = 0
+        while done < n and clock.elapsed() < share * clock.limit:
+            sl = slice(done, min(n, done + size))
+            parts.append(self._improve(pop[sl], None if keys is None else keys[sl]))
+            done = sl.stop
+        self.seconds_per_child = (now() - t0) / max(done, 1)
+        if done < n:
+            rest = pop[done:]
+            rk = None if keys is None else standardize_keys(xp, keys[done:])
+            obj, viol = self.search.evaluate(rest, rk)
+            self.nfev += rest.shape[0]
+            parts.append((rest, rk, xp.asarray(obj), xp.asarray(viol)))
+        cat = xp.concatenate
+        return (cat([q[0] for q in parts]),
+                None if keys is None else cat([q[1] for q in parts]),
+                cat([q[2] for q in parts]), cat([q[3] for q in parts]))
 
     def ask(self) -> tuple[Any, Any]:
         raise NotImplementedError  # pragma: no cover - both subclasses define it
@@ -213,8 +277,16 @@ class Searcher:
                 krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
             else:
                 krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
+        search = getattr(self, "search", None)
+        if search is not None and search.incremental:
+            search.cost_engine()  # solves the LP relaxation when it fits the budget
+            if search.lp is not None:
+                rows.append(search.lp.x[None].astype(np.int32))
+                krows.append(np.arange(N, dtype=np.float64)[None])
+                self.seeded.append("lp_round")
         if self.params.seed_baselines:
-            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s):
+            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s,
+                                          self.clock):
                 rows.append(plan.assignment[None].astype(np.int32))
                 krows.append(plan.keys[None].astype(np.float64))
                 self.seeded.append(name)
@@ -287,6 +359,7 @@ class GA(Searcher):
         self.drng = self.rng if xp is np else xp.random.default_rng(
             int(self.rng.integers(0, 2**63)))
         self.search = Search(problem, objective, sense, self.backend, xp)
+        self.search.candidates = self.params.candidates
         self.schedule = self.search.mode == "schedule"
         N = problem.n_tasks
         p = self.params
@@ -310,7 +383,7 @@ class GA(Searcher):
             self.nfev += used
             return pop, keys, obj, viol
         obj, viol = self.search.placement(self.drng, pop, self.params.local_search,
-                                          self.params.oscillation)
+                                          self.params.oscillation, self.params.ls_rounds)
         self.nfev += pop.shape[0]
         return pop, None, obj, viol
 
@@ -341,7 +414,7 @@ class GA(Searcher):
         pop = xp.concatenate([xp.asarray(given), pop])
         if self.schedule:
             keys = xp.concatenate([xp.asarray(given_k), keys])
-        self.pop, self.keys, self.objective, self.violation = self._improve(pop, keys)
+        self.pop, self.keys, self.objective, self.violation = self._improve_within(pop, keys)
         self._select(self.pop, self.keys, self.objective, self.violation)
         self._best_value = self._key_of_best()
 
@@ -361,9 +434,49 @@ class GA(Searcher):
         if self.schedule:
             keys = crossover_keys(xp, rng, self.keys[a], self.keys[b], p.crossover)
             keys = mutate_keys(xp, rng, keys, p.key_mutation)
-        child, keys, obj, viol = self._improve(child, keys)
+        child, keys, obj, viol = self._improve_within(child, keys, share=1.0)
+        core = self._core_move()
+        if core is not None:  # the core's solution joins the children
+            cx, co, cv = core
+            child = xp.concatenate([child, xp.asarray(cx)[None]])
+            obj = xp.concatenate([xp.asarray(obj), xp.asarray(co)])
+            viol = xp.concatenate([xp.asarray(viol), xp.asarray(cv)])
         self._asked = (child, keys, obj, viol)
         return child, keys
+
+    #: (share of the time limit passed, candidates per task, share of the limit it may use)
+    #: of the core moves, in order
+    CORE_STAGES = ((0.0, 2, 0.25), (0.5, 3, 0.2))
+
+    def _core_move(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Cost objective under a time limit, when the LP relaxation is known: at the stages
+        of :attr:`CORE_STAGES`, solve the core problem around the best assignment exactly
+        (:func:`gabalance.relax.core_assignment`, HiGHS) and return it evaluated
+        (assignment (N,), objective (1,), violation (1,)); else None."""
+        search, clock = self.search, self.clock
+        if not search.incremental or search.lp is None or clock is None or clock.limit is None:
+            return None
+        done = getattr(self, "_core_done", 0)
+        if done >= len(self.CORE_STAGES):
+            return None
+        at, per_task, share = self.CORE_STAGES[done]
+        if clock.elapsed() < at * clock.limit:
+            return None
+        self._core_done = done + 1
+        budget = min(share * clock.limit, 0.5 * clock.remaining())
+        if budget < 0.05:
+            return None
+        from gabalance.relax import core_assignment
+
+        best = to_host(self.pop[0]).astype(np.int32)
+        incumbent = best if float(self.violation[0]) == 0 else search.lp.x
+        x = core_assignment(self.problem, search.cost_engine().score, search.lp, incumbent,
+                            per_task, budget)
+        if x is None:
+            return None
+        obj, viol = search.evaluate(x[None])
+        self.nfev += 1
+        return x, np.asarray(to_host(obj)), np.asarray(to_host(viol))
 
     def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
         """Merge evaluated children into the population (elitist, without duplicates)."""

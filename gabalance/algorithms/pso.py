@@ -256,7 +256,7 @@ class PSO(Searcher):
         keys = None
         if self.schedule:
             keys = xp.concatenate([xp.asarray(given_k), xp.asarray(self.drng.random((n, N)))])
-        pop, keys, obj, viol = self._improve(pop, keys)
+        pop, keys, obj, viol = self._improve_within(pop, keys)
         self.pop, self.keys, self.objective, self.violation = pop, keys, obj, viol
         self.best_pop, self.best_objective, self.best_violation = pop.copy(), obj, viol
         self.best_keys = keys.copy() if keys is not None else None
@@ -290,7 +290,7 @@ class PSO(Searcher):
             pb = self._ranks01(self.best_keys)
             u, self.vel_k = self._velocity(u, self.vel_k, pb, pb[nb])
             keys = u
-        x, keys, obj, viol = self._improve(x, keys)
+        x, keys, obj, viol = self._improve_within(x, keys, share=1.0)
         self._asked = (x, keys, obj, viol)
         return x, keys
 

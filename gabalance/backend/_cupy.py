@@ -15,6 +15,7 @@ the tests run them with NumPy against the kernels compiled for the host
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,16 @@ from gabalance.backend._launch import KERNELS, grid_1d, options, pack_args, vari
 
 __all__ = ["device_info", "improve_args", "improve_placement", "placement", "placement_args",
            "problem_arrays",
-           "schedule", "schedule_args"]
+           "schedule", "schedule_args", "search_cost"]
 
 #: a runner launches one kernel: (name, number of threads, [(kind, value)], int_data, int_cost)
 Runner = Callable[[str, int, list[tuple[str, Any]], bool, bool], None]
 
 _MODULES: dict[tuple[str, bool, bool], Any] = {}
+
+#: array module name -> (the last CostRecord searched, its arrays in that module): the record
+#: goes to the device once, not every generation
+_RECORDS: dict[str, tuple[Any, dict[str, Any]]] = {}
 
 
 def _cupy() -> Any:
@@ -67,6 +72,12 @@ def kernels_dir() -> Path:
         return Path(__file__).resolve().parents[2] / "kernels"
 
 
+#: seconds spent compiling CUDA kernels (NVRTC) in this process; gabalance._clock.Clock
+#: keeps them out of a solve's time limit, as it does numba's compilation
+COMPILE_SECONDS = 0.0
+_FUNCTIONS: dict[tuple[str, bool, bool, str], Any] = {}
+
+
 def _module(source: str, int_data: bool, int_cost: bool) -> Any:
     """The compiled module of one kernel source and variant (compiled once per process)."""
     key = (source, int_data, int_cost)
@@ -85,7 +96,13 @@ def _device_runner(name: str, threads: int, args: list[tuple[str, Any]], int_dat
     if threads == 0:
         return
     source, _ = KERNELS[name]
-    fn = _module(source, int_data, int_cost).get_function(name)
+    key = (source, int_data, int_cost, name)
+    fn = _FUNCTIONS.get(key)
+    if fn is None:  # NVRTC compiles here, once per kernel and variant: timed apart
+        global COMPILE_SECONDS
+        t0 = time.perf_counter()
+        fn = _FUNCTIONS[key] = _module(source, int_data, int_cost).get_function(name)
+        COMPILE_SECONDS += time.perf_counter() - t0
     conv = {"ptr": lambda v: v, "i32": np.int32, "f64": np.float64}
     grid, block = grid_1d(threads)
     fn((grid,), (block,), tuple(conv[kind](v) for kind, v in args))
@@ -267,3 +284,52 @@ def improve_placement(pk: Packed, pop: Any, orders: Any, code: int, sign: float,
                                *_variant(pk))
     if work is not pop:
         pop[...] = like(pop, work)
+
+
+def search_cost(rec: Any, pop: Any, orders: Any, w0: Any, unit: float, rounds: int,
+                passes: int, wide: int = 8, deep: int = 4, runner: Runner | None = None,
+                xp: Any = None) -> Any:
+    """Improve every individual of ``pop`` (P, N) in place by the incremental cost search;
+    returns the moves made (P,) int64 (see ``_numba_search.search_cost``: the same moves).
+
+    ``rec`` is the :class:`gabalance.backend._numba_search.CostRecord` (host or ``xp``
+    arrays; its arrays in ``xp`` are kept for the next call with the same record); the data
+    variant follows ``rec.capacity``'s dtype. Host arrays in, host arrays out."""
+    xp = xp if xp is not None else _cupy()
+    cached = _RECORDS.get(xp.__name__)
+    if cached is None or cached[0] is not rec:
+        def arr(a: Any, dtype: Any = None) -> Any:
+            return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
+
+        data = np.int64 if np.dtype(rec.capacity.dtype).kind in "iub" else np.float64
+        cached = (rec, dict(capacity=arr(rec.capacity, data), demand=arr(rec.demand3, data),
+                            scale=arr(rec.scale, np.float64), score=arr(rec.score, np.float64),
+                            cand=arr(rec.cand, np.int64), allowed=arr(rec.allowed, np.uint8)))
+        _RECORDS[xp.__name__] = cached
+    a = cached[1]
+    work = xp.ascontiguousarray(xp.asarray(pop, dtype=np.int32))
+    P, N = (int(n) for n in work.shape)
+    M, K = (int(n) for n in a["capacity"].shape)
+    Md, L = int(a["demand"].shape[1]), int(a["cand"].shape[1])
+    orders = xp.ascontiguousarray(xp.asarray(orders, dtype=np.int64))
+    if orders.shape != work.shape:
+        raise ValueError(f"orders has shape {orders.shape}, the population {work.shape}")
+    w0 = xp.ascontiguousarray(xp.asarray(w0, dtype=np.float64).reshape(-1))
+    if w0.shape != (P,):
+        raise ValueError(f"w0 has shape {w0.shape}, expected ({P},)")
+    moves = xp.zeros(P, np.int64)
+    values = dict(
+        pop=work, orders=orders, P=P, N=N, M=M, K=K, Md=Md, L=L, capacity=a["capacity"],
+        demand=a["demand"], scale=a["scale"], score=a["score"], cand=a["cand"],
+        allowed=a["allowed"], w0=w0, unit=float(unit), rounds=int(rounds),
+        passes=int(passes), wide=min(int(wide), L), deep=min(int(deep), L), moves=moves,
+        load=xp.empty((P, M * K), a["capacity"].dtype), over=xp.empty((P, M)),
+        w=xp.empty((P, M)), head=xp.empty((P, M), np.int32), nxt=xp.empty((P, N), np.int32),
+        prv=xp.empty((P, N), np.int32), dirty=xp.empty((P, N), np.uint8),
+        best=xp.empty((P, N), np.int32))
+    int_data, _ = variant(a["capacity"].dtype)
+    (runner or _device_runner)("gb_search_cost", P, pack_args("gb_search_cost", values),
+                               int_data, False)
+    if work is not pop:
+        pop[...] = like(pop, work)
+    return like(pop, moves)

@@ -46,6 +46,13 @@ KERNELS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("heap_idx", "ptr"), ("waiting", "ptr"), ("nodes", "ptr"), ("start", "ptr"),
         ("finish", "ptr"), ("out_obj", "ptr"), ("out_viol", "ptr"), ("out_start", "ptr"),
         ("out_finish", "ptr")]),
+    "gb_search_cost": ("search.cu", [
+        ("pop", "ptr"), ("orders", "ptr"), ("P", "i32"), ("N", "i32"), ("M", "i32"),
+        ("K", "i32"), ("Md", "i32"), ("L", "i32"), ("capacity", "ptr"), ("demand", "ptr"),
+        ("scale", "ptr"), ("score", "ptr"), ("cand", "ptr"), ("allowed", "ptr"), ("w0", "ptr"),
+        ("unit", "f64"), ("rounds", "i32"), ("passes", "i32"), ("wide", "i32"), ("deep", "i32"),
+        ("moves", "ptr"), ("load", "ptr"), ("over", "ptr"), ("w", "ptr"), ("head", "ptr"),
+        ("nxt", "ptr"), ("prv", "ptr"), ("dirty", "ptr"), ("best", "ptr")]),
 }
 
 

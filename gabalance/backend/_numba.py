@@ -18,6 +18,62 @@ def _dynamic_chunks(P: int):
     return numba.parallel_chunksize(max(1, min(32, P // (4 * numba.get_num_threads()))))
 
 
+def _readonly(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
+    """``a`` as a C-contiguous, read-only ``dtype`` array (``a`` itself, or a view of it, when
+    it already is C-contiguous ``dtype``): numba compiles a kernel once per argument type,
+    and dtype, layout and writability are all part of the type."""
+    a = np.ascontiguousarray(a, dtype)
+    if a.flags.writeable:
+        a = a.view()  # never changes the flags of an array the caller holds
+        a.setflags(write=False)
+    return a
+
+
+def _writable(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
+    """``a`` as a C-contiguous, writable ``dtype`` array (``a`` itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype)
+    return a if a.flags.writeable else a.copy()
+
+
+def _kernel_packed(pk: Packed) -> Packed:
+    """``pk`` as the kernels take it: every array C-contiguous and read-only with one dtype
+    per role, the flags Python ``bool`` and ``elig_mode`` an ``int`` (checked once per object,
+    cached on it). :func:`~gabalance.backend.pack` already makes them so; this also covers
+    objects made with ``dataclasses.replace`` (the reversed problem, tests), so each kernel
+    compiles once per data variant."""
+    ready = pk.__dict__.get("_kernel_packed")
+    if ready is not None:
+        return ready
+    data = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
+    cost = np.int64 if pk.has_cost and pk.cost.dtype.kind in "iub" else np.float64
+    dtypes = {"capacity": data, "demand3": data, "scale": np.float64, "runtime": np.float64,
+              "duration": np.float64, "speed": np.float64, "cost": cost,
+              "group_ok": np.bool_, "task_group": np.int32, "allowed": np.bool_,
+              "weight": np.float64, "release": np.float64, "pred_ptr": np.int64,
+              "pred_src": np.int64, "pred_data": np.float64, "succ_ptr": np.int64,
+              "succ_dst": np.int64, "bw": np.float64}
+    changes: dict[str, object] = {}
+    for name, dtype in dtypes.items():
+        a = getattr(pk, name)
+        b = _readonly(a, dtype)
+        if b is not a:
+            changes[name] = b
+    for name, kind in (("has_runtime", bool), ("has_cost", bool), ("bw_matrix", bool),
+                       ("elig_mode", int)):
+        v = getattr(pk, name)
+        if type(v) is not kind:
+            changes[name] = kind(v)
+    if changes:
+        import dataclasses
+
+        ready = dataclasses.replace(pk, **changes)  # type: ignore[arg-type]
+    else:
+        ready = pk
+    pk.__dict__["_kernel_packed"] = ready
+    ready.__dict__["_kernel_packed"] = ready
+    return ready
+
+
 @numba.njit(inline="always", cache=True, nogil=True)
 def _runtime(has_runtime, runtime, duration, speed, i, j):
     if has_runtime:
@@ -150,18 +206,56 @@ def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runt
                 out_obj[p] = np.sqrt(sq / count)
 
 
+#: below this magnitude every integer, and every sum or difference of two of them, is exact in
+#: float64 (2**53 with a factor 2 to spare for the bound's own rounding)
+_EXACT = float(2**52)
+
+
+def _placement_data(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(capacity, demand3, cost) for :func:`_placement_kernel`, all of one dtype when that
+    changes no result, so the kernel compiles once per data variant (cached on ``pk``).
+
+    ``pack`` keeps integer capacity and demand (summed exactly) and the cost's own dtype; when
+    they differ, the integer side is handed over as float64, but only when every load, cost
+    sum and capacity difference the kernel forms stays below 2**52 in magnitude: then each
+    is an integer computed exactly in float64 too, so the objective and violation are the
+    same to the last bit. The (1, 1) placeholder without cost takes the data's dtype."""
+    got = pk.__dict__.get("_placement_data")
+    if got is not None:
+        return got
+    cap, d3, cost = pk.capacity, pk.demand3, pk.cost
+    if not pk.has_cost:
+        cost = _readonly(np.zeros((1, 1), cap.dtype), cap.dtype)
+    elif cost.dtype != cap.dtype:
+        if cost.dtype.kind in "iu":
+            bound = float(np.abs(cost.astype(np.float64)).max(axis=1, initial=0).sum())
+            if bound < _EXACT:
+                cost = _readonly(cost, np.float64)
+        elif cap.dtype.kind in "iu":
+            loads = np.abs(d3.astype(np.float64)).max(axis=1).sum(axis=0)
+            bound = float(loads.max(initial=0)) + float(np.abs(cap).max(initial=0))
+            if bound < _EXACT:
+                cap, d3 = _readonly(cap, np.float64), _readonly(d3, np.float64)
+    got = (cap, d3, cost)
+    pk.__dict__["_placement_data"] = got
+    return got
+
+
 def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
-    """Placement objective and violation of every individual; ``pop`` is (P, N) int32."""
+    """Placement objective and violation of every individual; ``pop`` is (P, N) int32
+    (other integer dtypes and layouts are converted, so the kernel keeps one signature)."""
+    pk = _kernel_packed(pk)
+    capacity, demand3, cost = _placement_data(pk)
+    pop = _readonly(pop, np.int32)
     P = pop.shape[0]
     obj = np.empty(P)
     viol = np.empty(P)
-    N = pk.demand3.shape[0]
-    demand2 = pk.demand3.reshape(N, -1)
+    N, Md, K = demand3.shape
+    demand2 = demand3.reshape(N, Md * K)
     with _dynamic_chunks(P):
-        _placement_kernel(pop, pk.capacity, demand2, pk.demand3, pk.demand3.shape[1] > 1, pk.scale,
-                          pk.has_runtime, pk.runtime, pk.duration, pk.speed, pk.has_cost,
-                          pk.cost, pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code,
-                          obj, viol)
+        _placement_kernel(pop, capacity, demand2, demand3, Md > 1, pk.scale, pk.has_runtime,
+                          pk.runtime, pk.duration, pk.speed, pk.has_cost, cost, pk.elig_mode,
+                          pk.allowed, pk.group_ok, pk.task_group, int(code), obj, viol)
     return obj, viol
 
 
@@ -338,7 +432,12 @@ def _schedule_kernel(pop, keys, capacity, demand3, has_runtime, runtime, duratio
 
 def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decode every individual; start/finish (len(rows), N) for the individuals in ``rows``."""
+    """Decode every individual; start/finish (len(rows), N) for the individuals in ``rows``.
+    ``pop`` (P, N) is taken as int32 and ``keys`` (P, N) as float64 (converted when they are
+    not, so the kernel keeps one signature; the decoder compares keys as float64 anyway)."""
+    pk = _kernel_packed(pk)
+    pop = _readonly(pop, np.int32)
+    keys = _readonly(keys, np.float64)
     P, N = pop.shape
     obj = np.empty(P)
     viol = np.empty(P)
@@ -350,7 +449,7 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
         _schedule_kernel(pop, keys, pk.capacity, pk.demand3, pk.has_runtime, pk.runtime,
                          pk.duration, pk.speed, pk.group_ok, pk.task_group, pk.weight,
                          pk.release, pk.pred_ptr, pk.pred_src, pk.pred_data, pk.succ_ptr,
-                         pk.succ_dst, pk.bw_matrix, pk.bw, code, row_of, obj, viol, start,
+                         pk.succ_dst, pk.bw_matrix, pk.bw, int(code), row_of, obj, viol, start,
                          finish)
     return obj, viol, start, finish
 
@@ -952,10 +1051,20 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
     (P,) float64, cost objective only: before repair, individual p descends on
     score + weights[p] * scaled overload (0 skips that phase).
     """
-    with _dynamic_chunks(pop.shape[0]):
+    pk = _kernel_packed(pk)
+    work = _writable(pop, np.int32)  # pop itself when it is C-contiguous int32
+    orders = _readonly(orders, np.int64)
+    weights = _readonly(np.zeros(pop.shape[0]) if weights is None else weights, np.float64)
+    sign = float(sign)
+    with _dynamic_chunks(work.shape[0]):
         score = score_matrix(pk, sign)
-        _improve_kernel(pop, orders, pk.capacity, pk.demand3, transposed(pk, "demand3"),
+        _improve_kernel(work, orders, pk.capacity, pk.demand3, transposed(pk, "demand3"),
                         pk.scale, pk.has_runtime, pk.runtime, pk.duration, pk.speed,
-                        pk.has_cost or pk.has_runtime, score, transposed(pk, "score", sign),
-                        pk.elig_mode, pk.allowed, pk.group_ok, pk.task_group, code, sign, passes,
-                        np.zeros(pop.shape[0]) if weights is None else weights)
+                        bool(pk.has_cost or pk.has_runtime), score,
+                        transposed(pk, "score", sign), pk.elig_mode, pk.allowed, pk.group_ok,
+                        pk.task_group, int(code), sign, int(passes), weights)
+    if work is not pop:
+        pop[...] = work
+
+
+from gabalance.backend._numba_search import search_cost  # noqa: E402,F401  (the backend's API)

@@ -73,6 +73,13 @@ class Search:
         self.pk = pack(problem)
         self.xp = xp
         self.sampler = AllowedSampler(xp, problem)
+        #: a gabalance._clock.Clock with the run's time limit, when there is one: the LP
+        #: relaxation gets at most a quarter of the time left
+        self.clock: Any = None
+        #: candidate list length of the incremental cost search
+        self.candidates = 20
+        self._engine: Any = None
+        self.lp: Any = None
 
     def evaluate(self, pop: Any, keys: Any = None) -> tuple[Any, Any]:
         """(objective (P,), violation (P,)) of genomes as they are."""
@@ -97,15 +104,68 @@ class Search:
             self._unit = (spread or 1.0) / (typical or 1.0)
         return self._unit
 
-    def placement(self, rng: Any, pop: Any, passes: int, oscillation: float = 0.0
-                  ) -> tuple[Any, Any]:
+    @property
+    def incremental(self) -> bool:
+        """Whether the cost objective uses the incremental search
+        (:mod:`gabalance.backend._numba_search`; numba backend)."""
+        return self.code == 0 and self.mode == "placement" and hasattr(self.be, "search_cost")
+
+    def cost_engine(self) -> Any:
+        """The record of the incremental cost search, built once: the signed score, and
+        candidate lists ordered by the LP relaxation's reduced costs when HiGHS solves it
+        before ``deadline`` (``self.lp`` then holds it), else by cost."""
+        if self._engine is None:
+            from gabalance.backend import score_matrix
+            from gabalance.backend._numba_search import CostRecord
+            from gabalance.relax import candidate_lists, lp_relaxation
+
+            pk, problem = self.pk, self.problem
+            score = score_matrix(pk, self.sign)
+            if score.shape != (problem.n_tasks, problem.n_nodes):
+                score = self.sign * (pk.duration[:, None] / pk.speed[None, :])
+            score = np.ascontiguousarray(score, np.float64)
+            limit = None
+            if self.clock is not None and self.clock.limit is not None:
+                limit = 0.25 * self.clock.remaining()
+            if limit is None or limit > 0.05:
+                self.lp = lp_relaxation(problem, score, limit)
+            allowed = np.ascontiguousarray(problem.allowed)
+            cand = candidate_lists(score, allowed, self.candidates,
+                                   None if self.lp is None else self.lp.reduced)
+            dtype = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
+
+            def frozen(a: Any, dt: Any) -> np.ndarray:
+                # one array type per field (C order, fixed dtype, read-only), so the kernel
+                # compiles once per data variant
+                out = np.array(a, dtype=dt, order="C", copy=True)
+                out.setflags(write=False)
+                return out
+
+            self._engine = CostRecord(
+                capacity=frozen(pk.capacity, dtype), demand3=frozen(pk.demand3, dtype),
+                scale=frozen(pk.scale, np.float64), score=frozen(score, np.float64),
+                cand=frozen(cand, np.int64), allowed=frozen(allowed, np.bool_))
+        return self._engine
+
+    def placement(self, rng: Any, pop: Any, passes: int, oscillation: float = 0.0,
+                  rounds: int = 8) -> tuple[Any, Any]:
         """Repair and improve ``pop`` (P, N) int32 in place; return its objective, violation.
 
-        ``oscillation`` > 0 (cost objective): each individual first descends on the score
-        plus a penalty on overload whose weight is drawn uniformly from
+        Cost objective on the numba backend: the incremental search of
+        :mod:`gabalance.backend._numba_search`, ``rounds`` local optima per individual of at
+        most ``passes`` sweeps each, from a penalty weight drawn uniformly from
+        ``[0, 2 * oscillation] * penalty_unit()`` (at least ``0.1 * penalty_unit()``).
+        Otherwise, ``oscillation`` > 0 (cost objective): each individual first descends on
+        the score plus a penalty on overload whose weight is drawn uniformly from
         ``[0, 2 * oscillation] * penalty_unit()``, so the search crosses infeasible ground
         before the capacity repair."""
         orders = self.xp.argsort(rng.random(pop.shape), axis=1)
+        if self.incremental:
+            rec = self.cost_engine()
+            unit = self.penalty_unit()
+            w0 = np.maximum(0.1, to_host(rng.random(pop.shape[0])) * 2 * oscillation) * unit
+            self.be.search_cost(rec, pop, orders, w0, unit, rounds, max(1, passes))
+            return self.be.placement(self.pk, pop, self.code)
         weights = None
         if oscillation > 0 and self.code == 0:
             weights = to_host(rng.random(pop.shape[0])) * (2 * oscillation

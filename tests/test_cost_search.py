@@ -1,0 +1,162 @@
+"""The incremental cost search (numba) against its from-scratch oracle, and its contract."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gabalance as gb
+from gabalance.backend import get_backend
+from gabalance.backend._numba_search import _search_kernel
+from gabalance.operators.search import Search
+from gabalance.relax import candidate_lists, lp_relaxation
+
+import naive
+from strategies import placement_problems
+
+
+def _engine(problem: gb.Problem, sense: str = "min", candidates: int = 20) -> Search:
+    s = Search(problem, "cost", sense, "numba")
+    s.candidates = candidates
+    s.cost_engine()
+    return s
+
+
+def _run(search: Search, pop: np.ndarray, orders: np.ndarray, w0: np.ndarray, rounds: int,
+         passes: int, wide: int, deep: int) -> np.ndarray:
+    out = pop.copy()
+    get_backend("numba").search_cost(search.cost_engine(), out, orders, w0,
+                                     search.penalty_unit(), rounds, passes, wide, deep)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=placement_problems(max_nodes=5, max_tasks=9), data=st.data())
+def test_search_equals_from_scratch_oracle(problem, data):
+    """Same moves as the oracle that recomputes every load before pricing a move: the cached
+    loads, overloads, node lists and don't-look bits are right (integer data: exact)."""
+    search = _engine(problem, candidates=data.draw(st.integers(1, 6), label="L"))
+    rec = search.cost_engine()
+    N, M = problem.n_tasks, problem.n_nodes
+    P = data.draw(st.integers(1, 3), label="P")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    pop = rng.integers(0, M, (P, N)).astype(np.int32)
+    orders = np.argsort(rng.random((P, N)), axis=1)
+    unit = search.penalty_unit()
+    w0 = rng.random(P) * 2 * unit
+    rounds = data.draw(st.integers(1, 4), label="rounds")
+    passes = data.draw(st.integers(1, 3), label="passes")
+    wide = data.draw(st.integers(0, 4), label="wide")
+    deep = data.draw(st.integers(0, 3), label="deep")
+    got = _run(search, pop, orders, w0, rounds, passes, wide, deep)
+    integer = problem.capacity.dtype.kind == "i"
+    for p in range(P):
+        want = naive.naive_cost_search(rec, pop[p].tolist(), orders[p].tolist(), float(w0[p]),
+                                       unit, rounds, passes, wide, deep)
+        if integer:
+            assert got[p].tolist() == want
+        else:  # float loads: the same feasibility and a cost within round-off
+            cg = naive.placement(problem, got[p], "cost")
+            cw = naive.placement(problem, want, "cost")
+            assert (cg[1] == 0) == (cw[1] == 0) or abs(cg[0] - cw[0]) <= 1e-6 * (1 + abs(cw[0]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=placement_problems(max_nodes=6, max_tasks=12), seed=st.integers(0, 1000))
+def test_search_never_worse_than_a_feasible_start(problem, seed):
+    """The result is the best feasible solution seen: never worse than a feasible start, and
+    always on allowed nodes."""
+    search = _engine(problem)
+    ok = np.array(naive.allowed_matrix(problem))
+    start = np.array([naive.naive_best_fit_decreasing(problem)[0]], np.int32)
+    rng = np.random.default_rng(seed)
+    orders = np.argsort(rng.random(start.shape), axis=1)
+    got = _run(search, start, orders, np.array([search.penalty_unit()]), 3, 3, 4, 2)
+    assert ok[np.arange(problem.n_tasks), got[0]].all()
+    c0, v0 = naive.placement(problem, start[0], "cost")
+    c1, v1 = naive.placement(problem, got[0], "cost")
+    if v0 == 0:
+        assert v1 == 0
+        assert c1 <= c0 + 1e-9 * (1 + abs(c0))
+
+
+def test_search_reaches_the_optimum_of_a_small_gap():
+    """gap1-1 style: 5 agents x 15 jobs, per-node demands; a few rounds from a random start
+    reach the MILP optimum on some individual."""
+    rng = np.random.default_rng(3)
+    M, N = 5, 15
+    cost = rng.integers(15, 50, (N, M))
+    demand = rng.integers(5, 25, (N, M))
+    capacity = (0.8 * demand.sum(axis=0) / M).astype(np.int64).reshape(M, 1)
+    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    best = gb.solve(problem, "cost", method="milp").fun
+    search = _engine(problem)
+    P = 16
+    pop = rng.integers(0, M, (P, N)).astype(np.int32)
+    orders = np.argsort(rng.random((P, N)), axis=1)
+    got = _run(search, pop, orders, np.full(P, search.penalty_unit()), 10, 5, 8, 4)
+    obj, viol = get_backend("numba").placement(search.pk, got, 0)
+    assert (viol == 0).any()
+    assert obj[viol == 0].min() == best
+
+
+def test_candidate_lists_order_and_padding():
+    score = np.array([[3.0, 1.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    allowed = np.array([[True, True, True, False], [False, True, True, True]])
+    cand = candidate_lists(score, allowed, 3)
+    assert cand.tolist() == [[1, 2, 0], [1, 2, 3]]
+    cand = candidate_lists(score, allowed, 4)
+    assert cand.tolist() == [[1, 2, 0, -1], [1, 2, 3, -1]]
+    reduced = np.array([[0.0, 5.0, 0.0, np.inf], [np.inf, 2.0, 0.0, 1.0]])
+    cand = candidate_lists(score, allowed, 2, reduced)
+    assert cand.tolist() == [[2, 0], [2, 3]]
+
+
+def test_lp_relaxation_bounds_the_milp():
+    rng = np.random.default_rng(0)
+    M, N = 4, 20
+    cost = rng.integers(10, 40, (N, M))
+    demand = rng.integers(1, 10, (N, M))
+    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.2))
+    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    lp = lp_relaxation(problem, cost.astype(np.float64))
+    assert lp is not None
+    best = gb.solve(problem, "cost", method="milp").fun
+    assert lp.bound <= best + 1e-6
+    assert lp.fractional <= M
+    assert (lp.reduced[np.arange(N), lp.x] >= 0).all()
+
+
+def test_kernel_signatures_per_data_variant():
+    """One compiled signature per data variant (int64 or float64 loads) in this process."""
+    sigs = {str(s) for s in _search_kernel.signatures}
+    variants = {("int64" if "int64, 3d" in s else "float64") for s in sigs}
+    assert len(sigs) <= 2
+    assert len(sigs) == len(variants) or not sigs
+
+
+def test_core_assignment_is_exact_on_its_core():
+    """With every pair in the core the core MILP is the whole problem: its optimum; with
+    fewer pairs, a feasible assignment no worse than the incumbent it must contain."""
+    from gabalance.relax import core_assignment
+
+    rng = np.random.default_rng(1)
+    M, N = 4, 16
+    cost = rng.integers(10, 40, (N, M))
+    demand = rng.integers(1, 10, (N, M))
+    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
+    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    score = cost.astype(np.float64)
+    lp = lp_relaxation(problem, score)
+    assert lp is not None
+    best = gb.solve(problem, "cost", method="milp").fun
+    incumbent = np.array(naive.naive_best_fit_decreasing(problem)[0], np.int32)
+    assert naive.placement(problem, incumbent, "cost")[1] == 0
+    x = core_assignment(problem, score, lp, incumbent, per_task=M)
+    assert naive.placement(problem, x, "cost") == (best, 0.0)
+    for k in (1, 2):
+        x = core_assignment(problem, score, lp, incumbent, per_task=k)
+        value, viol = naive.placement(problem, x, "cost")
+        assert viol == 0
+        assert value <= naive.placement(problem, incumbent, "cost")[0]
