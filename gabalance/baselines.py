@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gabalance import _placement
 from gabalance.backend._numpy import _NodeProfile
 from gabalance.problem import Problem, mode_of
 
@@ -42,6 +43,8 @@ def _topological(problem: Problem) -> list[int]:
     """Tasks in dependency order, lowest index first among the ready ones (Kahn)."""
     import heapq
 
+    if problem.n_edges == 0:
+        return list(range(problem.n_tasks))
     preds = problem.predecessors
     succ: list[list[int]] = [[] for _ in range(problem.n_tasks)]
     for p, s in problem.edges.tolist():
@@ -60,17 +63,17 @@ def _topological(problem: Problem) -> list[int]:
     return order
 
 
-def _needs(problem: Problem, i: int, nodes: np.ndarray) -> np.ndarray:
-    """Demand of task i on each of ``nodes``, shape (len(nodes), K) float64."""
-    d = problem.demand[i, nodes] if problem.per_node_demand else \
-        np.broadcast_to(problem.demand[i], (len(nodes), problem.n_resources))
-    return d.astype(np.float64)
-
-
 def _keys(order: list[int]) -> np.ndarray:
     keys = np.empty(len(order))
     keys[order] = np.arange(len(order)) / max(1, len(order))
     return keys
+
+
+# The placement baselines below run as Numba kernels (gabalance._placement): nodes of equal
+# label eligibility (and capacity, while that gives few classes) form classes, each searched
+# through a segment tree, so a task typically costs O(C (K + log M)) for C classes instead
+# of O(M K); problems with a runtime matrix or per-node demands are scanned node by node.
+# The answers, ties included, are those of the per-task rules stated in each docstring.
 
 
 def round_robin(problem: Problem) -> Plan:
@@ -80,37 +83,15 @@ def round_robin(problem: Problem) -> Plan:
     the previous task's, on which it is allowed. Load is not considered: that is what
     distinguishes round robin from the other balancers.
     """
-    M = problem.n_nodes
-    x = np.empty(problem.n_tasks, np.int32)
     order = _topological(problem)
-    nxt = 0
-    for i in order:
-        nodes = problem.allowed_nodes(i)  # never empty: Problem rejects tasks that fit nowhere
-        j = int(nodes[int(np.searchsorted(nodes, nxt)) % len(nodes)])
-        x[i] = j
-        nxt = (j + 1) % M
-    return Plan(x, _keys(order))
+    return Plan(_placement.round_robin(problem, order), _keys(order))
 
 
 def least_connections(problem: Problem) -> Plan:
     """Each task, in dependency order, to the allowed node holding the fewest tasks so far
     (ties: the lowest node index)."""
-    count = np.zeros(problem.n_nodes, np.int64)
-    x = np.empty(problem.n_tasks, np.int32)
     order = _topological(problem)
-    for i in order:
-        nodes = problem.allowed_nodes(i)
-        j = int(nodes[np.argmin(count[nodes])])
-        x[i] = j
-        count[j] += 1
-    return Plan(x, _keys(order))
-
-
-def _utilization(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """Per node, the largest fraction used of any resource it offers."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.where(capacity > 0, load / np.where(capacity > 0, capacity, 1), 0.0)
-    return u.max(axis=1) if u.shape[1] else np.zeros(len(u))
+    return Plan(_placement.least_connections(problem, order), _keys(order))
 
 
 def least_loaded(problem: Problem, objective: str | None = None) -> Plan:
@@ -118,25 +99,15 @@ def least_loaded(problem: Problem, objective: str | None = None) -> Plan:
 
     Placement objectives: each task, in dependency order, to the allowed node whose
     utilization (largest used fraction of any resource) is lowest, preferring nodes where it
-    still fits. Schedule objectives: the response-time policy — each task, in dependency
-    order, to the allowed node where it would finish earliest given the tasks already placed.
+    still fits (ties: the lowest node index). Schedule objectives: the response-time policy
+    — each task, in dependency order, to the allowed node where it would finish earliest
+    given the tasks already placed.
     """
     objective = objective or problem.objective or "max_utilization"
-    if mode_of(objective) == "schedule":
-        order = _topological(problem)
-        return Plan(_earliest_finish(problem, order)[0], _keys(order))
-    load = np.zeros(problem.capacity.shape, np.float64)
-    x = np.empty(problem.n_tasks, np.int32)
     order = _topological(problem)
-    for i in order:
-        nodes = problem.allowed_nodes(i)
-        need = _needs(problem, i, nodes)
-        fits = np.all(load[nodes] + need <= problem.capacity[nodes], axis=1)
-        util = _utilization(load[nodes], problem.capacity[nodes])
-        j_pos = int(np.lexsort((util, ~fits))[0])
-        x[i] = nodes[j_pos]
-        load[nodes[j_pos]] += need[j_pos]
-    return Plan(x, _keys(order))
+    if mode_of(objective) == "schedule":
+        return Plan(_earliest_finish(problem, order)[0], _keys(order))
+    return Plan(_placement.least_loaded(problem, order), _keys(order))
 
 
 def _size(problem: Problem) -> np.ndarray:
@@ -149,40 +120,22 @@ def _size(problem: Problem) -> np.ndarray:
 
 
 def _fit_decreasing(problem: Problem, best: bool) -> Plan:
-    scale = problem.capacity.max(axis=0).astype(np.float64)
-    scale[scale == 0] = 1.0
-    load = np.zeros(problem.capacity.shape, np.float64)
-    x = np.empty(problem.n_tasks, np.int32)
-    order = [int(i) for i in np.argsort(-_size(problem), kind="stable")]
-    for i in order:
-        nodes = problem.allowed_nodes(i)
-        need = _needs(problem, i, nodes)
-        room = problem.capacity[nodes] - load[nodes] - need
-        fits = np.all(room >= 0, axis=1)
-        if fits.any():
-            candidates = np.flatnonzero(fits)
-            if best:  # the tightest fit: least room left, measured in units of scale
-                slack = (room[candidates] / scale).sum(axis=1)
-                j_pos = int(candidates[np.argmin(slack)])
-            else:
-                j_pos = int(candidates[0])
-        else:  # nowhere to fit: the smallest overload
-            over = (np.maximum(-room, 0) / scale).sum(axis=1)
-            j_pos = int(np.argmin(over))
-        x[i] = nodes[j_pos]
-        load[nodes[j_pos]] += need[j_pos]
+    order = np.argsort(-_size(problem), kind="stable")
+    x = (_placement.best_fit if best else _placement.first_fit)(problem, order)
     return Plan(x, _keys(_topological(problem)))
 
 
 def first_fit_decreasing(problem: Problem) -> Plan:
     """Vector bin packing: tasks by decreasing size (demand relative to the largest
     capacity, summed over resources), each to the first allowed node with room for it, else
-    to the node it overloads least."""
+    to the node it overloads least (overload summed in units of the largest capacity; ties:
+    the lowest node index)."""
     return _fit_decreasing(problem, best=False)
 
 
 def best_fit_decreasing(problem: Problem) -> Plan:
-    """As :func:`first_fit_decreasing`, but to the node with the least room left after it."""
+    """As :func:`first_fit_decreasing`, but to the node with the least room left after it
+    (summed in units of the largest capacity; ties: the lowest node index)."""
     return _fit_decreasing(problem, best=True)
 
 
@@ -200,9 +153,14 @@ def upward_rank(problem: Problem) -> np.ndarray:
     """HEFT's upward rank (Topcuoglu, Hariri & Wu 2002): mean runtime over the allowed
     nodes plus the longest path of mean transfer and rank to an exit task. Shape (N,)."""
     N = problem.n_tasks
-    allowed = [problem.allowed_nodes(i) for i in range(N)]
-    mean_rt = np.array([np.mean([problem.runtime_of(i, int(j)) for j in allowed[i]])
-                        for i in range(N)])
+    mean_rt = np.empty(N)
+    for i in range(N):
+        nodes = problem.allowed_nodes(i)
+        if problem.runtime is not None:
+            mean_rt[i] = np.mean(problem.runtime[i, nodes].astype(np.float64))
+        else:
+            mean_rt[i] = np.mean(float(problem.duration[i])
+                                 / problem.speed[nodes].astype(np.float64))
     per_unit = _mean_transfer(problem)
     succ: list[list[tuple[int, float]]] = [[] for _ in range(N)]
     for (p, s), d in zip(problem.edges.tolist(), problem.data.tolist()):
@@ -229,36 +187,63 @@ def heft(problem: Problem) -> Plan:
 
 
 def _earliest_finish(problem: Problem, order: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Place tasks in ``order`` (a dependency order), each on its earliest-finishing node.
+    """Place tasks in ``order`` (a dependency order), each on its earliest-finishing node
+    (ties: the lowest node index).
 
-    Returns the assignment (N,) int32 and the finish times (N,) of the schedule built."""
-    x = np.full(problem.n_tasks, -1, np.int32)
-    finish = np.zeros(problem.n_tasks)
+    Returns the assignment (N,) int32 and the finish times (N,) of the schedule built.
+
+    Per task, the ready time on every allowed node (release, predecessors' finish plus
+    transfer) and the runtime are computed at once; nodes are then tried in increasing
+    ``ready + runtime``, a lower bound on the finish there, and the search stops as soon as
+    that bound cannot beat the best finish found: only those nodes' capacity profiles are
+    searched for a start time."""
+    N = problem.n_tasks
+    x = np.full(N, -1, np.int32)
+    finish = np.zeros(N)
     capacity = problem.capacity.tolist()
     profiles = [_NodeProfile(problem.n_resources) for _ in range(problem.n_nodes)]
-    preds: list[list[tuple[int, int]]] = [[] for _ in range(problem.n_tasks)]  # (pred, edge)
+    preds: list[list[tuple[int, int]]] = [[] for _ in range(N)]  # (pred, edge)
     for e, (p, s) in enumerate(problem.edges.tolist()):
         preds[s].append((p, e))
     bw = problem.bandwidth
+    scalar_bw = np.ndim(bw) == 0
+    data = problem.data
+    per_node = problem.per_node_demand
     for i in order:
-        best: tuple[float, int, float] | None = None
-        for j in problem.allowed_nodes(i).tolist():
-            r = float(problem.release[i])
-            for p, e in preds[i]:
-                transfer = 0.0
-                if x[p] != j and problem.data[e] != 0:
-                    transfer = problem.data[e] / (bw if np.ndim(bw) == 0 else bw[x[p], j])
-                r = max(r, finish[p] + transfer)
-            length = problem.runtime_of(i, j)
-            need = problem.task_demand(i, j).tolist()
-            t = r if length == 0 else profiles[j].earliest_start(r, length, need, capacity[j])
-            if best is None or t + length < best[0]:
-                best = (t + length, j, t)
-        assert best is not None  # every task has an allowed node
-        f, j, t = best
-        x[i], finish[i] = j, f
-        if f > t:
-            profiles[j].occupy(t, f, problem.task_demand(i, j).tolist())
+        nodes = problem.allowed_nodes(i)  # never empty: Problem rejects such tasks
+        ready = np.full(len(nodes), float(problem.release[i]))
+        for p, e in preds[i]:
+            done = finish[p]
+            if data[e] != 0:  # + data / bandwidth where the predecessor ran elsewhere
+                arrive = done + data[e] / (bw if scalar_bw else bw[x[p], nodes])
+                ready = np.maximum(ready, np.where(nodes != x[p], arrive, done))
+            else:
+                ready = np.maximum(ready, done)
+        if problem.runtime is not None:
+            lengths = problem.runtime[i, nodes].astype(np.float64)
+        else:
+            lengths = float(problem.duration[i]) / problem.speed[nodes].astype(np.float64)
+        bound = ready + lengths
+        need = None if per_node else problem.demand[i].tolist()
+        bf, bj, bt = np.inf, -1, 0.0
+        for pos in np.lexsort((nodes, bound)).tolist():
+            j = int(nodes[pos])
+            lb = float(bound[pos])
+            if lb > bf or (lb == bf and j > bj):
+                break  # tried in increasing (bound, index): none of the rest can win
+            r, length = float(ready[pos]), float(lengths[pos])
+            if length == 0:
+                t = r
+            else:
+                t = profiles[j].earliest_start(
+                    r, length, problem.demand[i, j].tolist() if need is None else need,
+                    capacity[j])
+            f = t + length
+            if f < bf or (f == bf and j < bj):
+                bf, bj, bt = f, j, t
+        x[i], finish[i] = bj, bf
+        if bf > bt:
+            profiles[bj].occupy(bt, bf, problem.task_demand(i, bj).tolist())
     return x, finish
 
 
