@@ -51,5 +51,16 @@ def first_unfit_task(problem: Problem) -> int:
     has_runtime = runtime is not None
     if not has_runtime:
         runtime = np.zeros((1, 1))
-    return int(_first_unfit(problem.capacity, demand3(problem), runtime, has_runtime,
-                            group_ok, task_group))
+    # one argument type per role (C-contiguous, read-only, one dtype), so the kernel compiles
+    # once per data variant (int64 or float64 capacity)
+    data = np.int64 if problem.capacity.dtype.kind in "iub" else np.float64
+    args = []
+    for a, dtype in ((problem.capacity, data), (demand3(problem), data), (runtime, np.float64),
+                     (group_ok, np.bool_), (task_group, np.int32)):
+        a = np.ascontiguousarray(a, dtype)
+        if a.flags.writeable:
+            a = a.view()
+            a.setflags(write=False)
+        args.append(a)
+    capacity, demand, runtime, group_ok, task_group = args
+    return int(_first_unfit(capacity, demand, runtime, bool(has_runtime), group_ok, task_group))

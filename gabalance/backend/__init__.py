@@ -42,6 +42,11 @@ OBJECTIVE_CODES = {
 class Packed:
     """A problem as the kernels see it (no names, no Python objects).
 
+    Every array is C-contiguous and read-only (the (1, 1) placeholders too), with the dtype
+    given below for its role, and the flags are Python ``bool``: numba compiles a kernel once
+    per argument type (dtype, layout and writability are part of it), so each kernel compiles
+    once per data variant (int64 or float64 ``capacity``). :func:`pack` builds them so.
+
     Attributes
     ----------
     capacity : (M, K) int64 or float64
@@ -115,11 +120,25 @@ def _eligibility(problem: Problem) -> tuple[int, np.ndarray]:
 
 
 def pack(problem: Problem) -> Packed:
-    """Kernel-ready arrays of ``problem`` (built once, cached on the problem)."""
+    """Kernel-ready arrays of ``problem`` (built once, cached on the problem).
+
+    Every array is C-contiguous and read-only, with one dtype per role (see :class:`Packed`;
+    the (1, 1) placeholders too) and the flags are Python ``bool``: numba compiles a kernel
+    once per argument type, and dtype, layout and writability are all part of that type.
+    """
     cached = getattr(problem, "_cache_packed", None)
     if cached is not None:
         return cached
+
+    def frozen(a: np.ndarray, dtype: type) -> np.ndarray:
+        a = np.ascontiguousarray(a, dtype)
+        if a.flags.writeable:
+            a = a.view()  # never changes the flags of an array someone else holds
+            a.setflags(write=False)
+        return a
+
     n, cap = problem.n_tasks, problem.capacity
+    data = np.int64 if cap.dtype.kind in "iub" else np.float64
     scale = cap.max(axis=0).astype(np.float64) if cap.shape[1] else np.zeros(0)
     group_ok, task_group = problem.label_ok()
     e = problem.edges
@@ -127,26 +146,30 @@ def pack(problem: Problem) -> Packed:
     succ_ptr, succ_dst = _csr(e[:, 0], [e[:, 1]], n)
     bw = np.asarray(problem.bandwidth, dtype=np.float64)
     elig_mode, allowed = _eligibility(problem)
+    cost = problem.cost
     packed = Packed(
-        capacity=cap,
-        demand3=demand3(problem),
-        scale=scale,
+        capacity=frozen(cap, data),
+        demand3=frozen(demand3(problem), data),
+        scale=frozen(scale, np.float64),
         has_runtime=problem.runtime is not None,
-        runtime=problem.runtime if problem.runtime is not None else np.zeros((1, 1)),
-        duration=problem.duration,
-        speed=problem.speed,
-        has_cost=problem.cost is not None,
-        cost=problem.cost if problem.cost is not None else np.zeros((1, 1)),
-        group_ok=group_ok,
-        task_group=task_group,
-        elig_mode=elig_mode,
-        allowed=allowed,
-        weight=problem.weight,
-        release=problem.release,
-        pred_ptr=pred_ptr, pred_src=pred_src.astype(np.int64), pred_data=pred_data,
-        succ_ptr=succ_ptr, succ_dst=succ_dst.astype(np.int64),
-        bw_matrix=bw.ndim == 2,
-        bw=bw if bw.ndim == 2 else bw.reshape(1, 1),
+        runtime=frozen(problem.runtime if problem.runtime is not None else np.zeros((1, 1)),
+                       np.float64),
+        duration=frozen(problem.duration, np.float64),
+        speed=frozen(problem.speed, np.float64),
+        has_cost=cost is not None,
+        cost=frozen(np.zeros((1, 1)), np.float64) if cost is None else
+        frozen(cost, np.int64 if cost.dtype.kind in "iub" else np.float64),
+        group_ok=frozen(group_ok, np.bool_),
+        task_group=frozen(task_group, np.int32),
+        elig_mode=int(elig_mode),
+        allowed=frozen(allowed, np.bool_),
+        weight=frozen(problem.weight, np.float64),
+        release=frozen(problem.release, np.float64),
+        pred_ptr=frozen(pred_ptr, np.int64), pred_src=frozen(pred_src, np.int64),
+        pred_data=frozen(pred_data, np.float64),
+        succ_ptr=frozen(succ_ptr, np.int64), succ_dst=frozen(succ_dst, np.int64),
+        bw_matrix=bool(bw.ndim == 2),
+        bw=frozen(bw if bw.ndim == 2 else bw.reshape(1, 1), np.float64),
     )
     problem._cache_packed = packed
     return packed
@@ -154,29 +177,39 @@ def pack(problem: Problem) -> Packed:
 
 def score_matrix(pk: Packed, sign: float) -> np.ndarray:
     """``sign * cost`` as (N, M) float64 (``sign * runtime`` without a cost), cached on the
-    packed problem; (1, 1) zeros when neither is given (kernels then use duration / speed)."""
+    packed problem; (1, 1) zeros when neither is given (kernels then use duration / speed).
+    C-contiguous and read-only, like every array of :class:`Packed`."""
+    sign = float(sign)
     cache = pk.__dict__.setdefault("_scores", {})
     if sign not in cache:
         if pk.has_cost:
-            cache[sign] = sign * pk.cost.astype(np.float64)
+            score = sign * pk.cost.astype(np.float64)
         elif pk.has_runtime:
-            cache[sign] = sign * pk.runtime
+            score = sign * pk.runtime
         else:
-            cache[sign] = np.zeros((1, 1))
+            score = np.zeros((1, 1))
+        score = np.ascontiguousarray(score, np.float64)
+        score.setflags(write=False)
+        cache[sign] = score
     return cache[sign]
 
 
 def transposed(pk: Packed, name: str, sign: float = 1.0) -> np.ndarray:
     """Node-major copy of ``demand3`` ((M, N, K); as is for per-task demands) or of the
-    score matrix ((M, N)), for kernels that scan all tasks against one node (cached)."""
+    score matrix ((M, N)), for kernels that scan all tasks against one node (cached;
+    C-contiguous and read-only, like every array of :class:`Packed`)."""
     cache = pk.__dict__.setdefault("_transposed", {})
-    key = (name, sign)
+    key = (name, float(sign))
     if key not in cache:
         if name == "demand3":
             d = pk.demand3
-            cache[key] = np.ascontiguousarray(d.transpose(1, 0, 2)) if d.shape[1] > 1 else d
+            t = np.ascontiguousarray(d.transpose(1, 0, 2)) if d.shape[1] > 1 else d
         else:
-            cache[key] = np.ascontiguousarray(score_matrix(pk, sign).T)
+            t = np.ascontiguousarray(score_matrix(pk, sign).T)
+        if t.flags.writeable:
+            t = t.view()
+            t.setflags(write=False)
+        cache[key] = t
     return cache[key]
 
 
