@@ -157,7 +157,7 @@ def _check_result(problem: gb.Problem, res: SolveResult, objective: str, method:
     assert res.status in STATUS
     assert res.success == (res.violation == 0 and res.status in (0, 1, 3, 4))
     if res.violation > 0:
-        assert res.status == 2 and res.message.endswith("no feasible solution found")
+        assert res.status == 2 and "no feasible solution found" in res.message
     # the reported value is the value of the reported solution, by the independent oracle
     if schedule:
         assert res.start.shape == (N,) and res.finish.shape == (N,)
@@ -175,7 +175,10 @@ def _check_result(problem: gb.Problem, res: SolveResult, objective: str, method:
     if method in BASELINE_METHODS:
         assert (res.status, res.nit, res.nfev, res.history, res.params) in [
             (3, 0, 1, None, None), (2, 0, 1, None, None)]
-        assert res.message == ("completed" if res.status == 3 else "no feasible solution found")
+        if res.status == 3:
+            assert res.message == "completed"
+        else:
+            assert res.message.startswith("no feasible solution found")
     elif method in EXACT_METHODS:
         assert res.history is None and res.status == 0 and res.bound == res.fun
         assert res.gap == 0 and set(res.model) >= {"variables", "constraints", "nonzeros"}
@@ -317,7 +320,14 @@ def test_time_limit_is_kept():
     gb.solve(problem, max_generations=1, seed=0, backend="numba", params=SMALL)  # JIT warm-up
     limit = 0.4
     res = gb.solve(problem, time_limit=limit, seed=0, backend="numba", params=SMALL)
-    assert res.status == 1 and res.message == f"time limit reached ({limit:g} s)"
+    # the message says whether the limit was kept (a generation slowed by a loaded machine may
+    # end past it, and then the message says by how much)
+    search = res.time - res.compile_time
+    if search <= limit:
+        assert res.message == f"time limit reached ({limit:g} s)"
+    else:
+        assert res.message == f"time limit of {limit:g} s exceeded ({search:.2f} s of search)"
+    assert res.status == 1
     assert res.nit >= 1
     t = res.history["time"]
     longest = max(np.diff(t)) if len(t) > 1 else 0.0
@@ -396,9 +406,12 @@ def test_infeasible_problem(method):
     kw = dict(max_generations=5, params=SMALL) if method == "ga" else {}
     res = gb.solve(p, method=method, seed=0, backend="numba", **kw)
     assert res.success is False and res.status == 2 and res.violation > 0
-    assert res.message.endswith("no feasible solution found")
+    # 3 tasks of 3 ask for 9 of the 8 units the two nodes hold: the message says so
+    assert res.message.endswith("no feasible solution found; the tasks ask for more than the "
+                                "nodes hold in total (r0 1.12x the total capacity), so no "
+                                "feasible placement exists")
     if method == "ga":
-        assert res.message == "generation limit reached (5); no feasible solution found"
+        assert res.message.startswith("generation limit reached (5); no feasible solution")
         assert res.violation == pytest.approx(2 / 4)  # the least overload: 2 over on one node
     assert not gb.validate(p, res.x).ok
     _check_result(p, res, "max_utilization", method)

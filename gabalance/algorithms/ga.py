@@ -106,7 +106,8 @@ class GAParams(DictRoundTrip):
         by default: on the bundled ai_cluster instance at 20 s, 0, 1 and 2 rounds ended
         11.3%, 9.7% and 8.6% below the best baseline (one run each; see bench/RESULTS.md).
     seed_baselines : bool, default True
-        Put the baselines' plans in the first population.
+        Put the baselines' plans (and, on the cost objective, the LP relaxation's rounding)
+        in the first population.
     stagnation : int, default 0
         Generations without improvement of the best after which all but the best tenth of
         the population is replaced by fresh individuals (0: never).
@@ -212,6 +213,12 @@ class Searcher:
     #: of a generation before the first one runs)
     seconds_per_child: float = 0.0
 
+    @property
+    def chunks(self) -> int:
+        """Chunks a population is improved in under a time limit (a device wants large
+        launches)."""
+        return 8 if self.xp is np else 2
+
     def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
         raise NotImplementedError  # pragma: no cover
 
@@ -231,7 +238,7 @@ class Searcher:
             self.seconds_per_child = (now() - t0) / max(n, 1)
             return out
         xp = self.xp
-        size = max(1, n // (8 if xp is np else 2))  # a device wants large launches
+        size = max(1, n // self.chunks)
         parts: list[tuple[Any, Any, Any, Any]] = []
         done = 0
         while done < n and clock.elapsed() < share * clock.limit:
@@ -278,7 +285,7 @@ class Searcher:
             else:
                 krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
         search = getattr(self, "search", None)
-        if search is not None and search.incremental:
+        if search is not None and search.incremental and self.params.seed_baselines:
             search.cost_engine()  # solves the LP relaxation when it fits the budget
             if search.lp is not None:
                 rows.append(search.lp.x[None].astype(np.int32))
