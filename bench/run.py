@@ -120,9 +120,61 @@ def report(doc: dict[str, Any], figures: dict[str, str]) -> str:
                   dag.table(s["dag"]["rows"])]
     if "ai" in s:
         lines += ["### AI-cluster workloads\n", ai.tables(s["ai"])]
+    limits = time_limits(doc)
+    if limits:
+        lines += ["### Time limits kept\n", limits]
     if figures:
         lines.append("Figures: " + ", ".join(f"[{k}]({v})" for k, v in figures.items()) + ".\n")
     return "\n".join(lines)
+
+
+def limit_runs(doc: dict[str, Any]) -> list[tuple[str, str, float, float, float]]:
+    """Every GA/PSO solve of a suite run with a time limit: (section, instance/method, limit,
+    wall seconds, compile seconds); runs saved before compile times were recorded are left
+    out."""
+    s = doc["sections"]
+    out: list[tuple[str, str, float, float, float]] = []
+    for r in s.get("gap", {}).get("rows", []):
+        for m, res in r["results"].items():
+            if m in ("ga", "pso") and "compile" in res:
+                out.append(("gap", f"{r['instance']} {m}", r["time_limit"], res["time"],
+                            res["compile"]))
+    for r in s.get("rcpsp", {}).get("rows", []):
+        if "ga_compile" in r:
+            out.append(("rcpsp", r["instance"], s["rcpsp"]["time_limit"], r["ga_time"],
+                        r["ga_compile"]))
+    for r in s.get("dag", {}).get("rows", []):
+        if "ga_compile" in r:
+            out.append(("dag", str(r.get("id", "")), r["ga_limit"], r["ga_time"],
+                        r["ga_compile"]))
+    for r in s.get("ai", {}).get("rows", []):
+        for m, res in r["results"].items():
+            if m in ("ga", "pso") and "compile" in res:
+                out.append(("ai", f"{r['instance']} {m}", s["ai"]["time_limit"], res["time"],
+                            res["compile"]))
+    return out
+
+
+def time_limits(doc: dict[str, Any]) -> str:
+    """Per section: solves, how many kept search time (wall - compile) <= limit + max(5 %,
+    0.5 s), the largest overrun, and the compile time seen."""
+    runs = limit_runs(doc)
+    if not runs:
+        return ""
+    lines = ["Search time = wall time of the solve minus `SolveResult.compile_time`; kept = "
+             "search time <= limit + max(5 % of it, 0.5 s).\n",
+             "| section | solves | kept | largest search time / limit | compile s (max) |",
+             "|---|---:|---:|---:|---:|"]
+    for sec in ("gap", "rcpsp", "dag", "ai"):
+        rs = [r for r in runs if r[0] == sec]
+        if not rs:
+            continue
+        kept = sum(1 for _, _, lim, wall, comp in rs
+                   if wall - comp <= lim + max(0.05 * lim, 0.5))
+        worst = max((wall - comp) / lim for _, _, lim, wall, comp in rs)
+        lines.append(f"| {sec} | {len(rs)} | {kept} | {worst:.3f} | "
+                     f"{max(r[4] for r in rs):.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def write_section(path: Path, suite: str, body: str) -> None:

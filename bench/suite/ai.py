@@ -149,6 +149,7 @@ def run(suite: str, data: Path, *, seed: int = 0,
             row["results"][method] = {
                 "fun": float(res.fun), "violation": float(res.violation), "valid": bool(valid),
                 "time": float(res.time), "nit": int(res.nit), **metrics,
+                "compile": float(res.get("compile_time") or 0.0),
                 "history": [(float(t), float(v)) for t, v, viol in
                             zip(h["time"], h["best"], h["violation"]) if viol == 0]
                 if method in ("ga", "pso") else []}

@@ -391,6 +391,7 @@ def run(instances_spec: list[dict[str, Any]], time_limit: float, seed: int = 0,
         row: dict[str, Any] = {
             **spec, "edges": p.n_edges, "ga_seed": seed,
             "ga": float(res.fun), "ga_time": float(res.time), "ga_nit": int(res.nit),
+            "ga_compile": float(res.compile_time), "ga_limit": float(time_limit),
             "ga_nfev": int(res.nfev), "ga_seeded": list(res.seeded),
             "ga_history": [[float(t), float(b)] for t, b, v in
                            zip(h["time"], h["best"], h["violation"]) if v == 0],

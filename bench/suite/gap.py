@@ -96,6 +96,7 @@ def _gabalance(problem: gb.Problem, method: str, limit: float, seed: int) -> dic
                if viol == 0]
     return {"value": float(res.fun) if feasible else None, "feasible": bool(feasible),
             "bound": None, "status": res.message, "time": float(res.time),
+            "compile": float(res.compile_time), "time_limit": float(limit),
             "evaluations": int(res.nfev), "history": _improvements(history),
             "generations": int(res.nit)}
 

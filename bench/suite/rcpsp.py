@@ -80,7 +80,8 @@ def run(suite: str, data: Path, *, seed: int = 0,
         res = gb.solve(p, "makespan", time_limit=cfg["time"], seed=seed, backend="numba")
         valid = res.violation == 0 and gb.validate(p, res.x, start=res.start).ok
         rows.append({"instance": p.name, "optimum": opt, "ga": float(res.fun), "lft": lft,
-                     "valid": bool(valid), "ga_time": float(res.time), "nit": int(res.nit)})
+                     "valid": bool(valid), "ga_time": float(res.time), "nit": int(res.nit),
+                     "ga_compile": float(res.compile_time)})
     for r in rows:
         r["ga_dev"] = 100.0 * (r["ga"] - r["optimum"]) / r["optimum"]
         r["lft_dev"] = 100.0 * (r["lft"] - r["optimum"]) / r["optimum"]
