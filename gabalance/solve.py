@@ -242,8 +242,8 @@ def solve(
         (cost objective) gets at most a quarter of what is left, and the first population is
         improved in chunks until half the limit has passed (the rest is only evaluated). A
         generation starts only when the last one (before the first: the first population's
-        cost per individual) says it ends in time; its children are improved in chunks
-        until the limit, the rest only evaluated. If a single step still runs past the
+        cost per individual) says it ends in time; in placement mode its children are
+        improved in chunks until the limit, the rest only evaluated. If a single step still runs past the
         limit, the message says by how much. For "milp", HiGHS's time limit: the result
         then carries the best MILP solution (status 1) or none (status 5) and a
         proven ``bound``.

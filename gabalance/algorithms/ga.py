@@ -222,6 +222,15 @@ class Searcher:
     def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
         raise NotImplementedError  # pragma: no cover
 
+    def _improve_children(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
+        """A generation's improvement: in placement mode in chunks against the clock
+        (:meth:`_improve_within`), since one child's search can take long on large
+        instances; schedule generations are short, and one batch decodes them faster (on the
+        bundled ai_cluster, chunks ended 2 % worse at 20 s), so they run whole."""
+        if getattr(self, "schedule", False):
+            return self._improve(pop, keys)
+        return self._improve_within(pop, keys, share=1.0)
+
     def _improve_within(self, pop: Any, keys: Any, share: float = 0.5
                         ) -> tuple[Any, Any, Any, Any]:
         """Improve ``pop`` in chunks while ``clock`` leaves time (until ``share`` of the time
@@ -441,7 +450,7 @@ class GA(Searcher):
         if self.schedule:
             keys = crossover_keys(xp, rng, self.keys[a], self.keys[b], p.crossover)
             keys = mutate_keys(xp, rng, keys, p.key_mutation)
-        child, keys, obj, viol = self._improve_within(child, keys, share=1.0)
+        child, keys, obj, viol = self._improve_children(child, keys)
         core = self._core_move()
         if core is not None:  # the core's solution joins the children
             cx, co, cv = core

@@ -290,7 +290,7 @@ class PSO(Searcher):
             pb = self._ranks01(self.best_keys)
             u, self.vel_k = self._velocity(u, self.vel_k, pb, pb[nb])
             keys = u
-        x, keys, obj, viol = self._improve_within(x, keys, share=1.0)
+        x, keys, obj, viol = self._improve_children(x, keys)
         self._asked = (x, keys, obj, viol)
         return x, keys
 
