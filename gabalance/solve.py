@@ -243,9 +243,9 @@ def solve(
         improved in chunks until half the limit has passed (the rest is only evaluated). A
         generation starts only when the last one (before the first: the first population's
         cost per individual) says it ends in time; in placement mode its children are
-        improved in chunks until the limit, the rest only evaluated. If a single step still runs past the
-        limit, the message says by how much. For "milp", HiGHS's time limit: the result
-        then carries the best MILP solution (status 1) or none (status 5) and a
+        improved in chunks until the limit, the rest only evaluated. If a single step still
+        runs past the limit, the message says by how much. For "milp", HiGHS's time limit:
+        the result then carries the best MILP solution (status 1) or none (status 5) and a
         proven ``bound``.
     max_generations : int, optional
         Generations after the first population. With no limit given, 300 generations.
