@@ -517,6 +517,26 @@ def _pruned(mode, bound, tie, bv, bj):  # pragma: no cover - compiled
     return bound > bv or (bound == bv and tie >= bj)
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _push(stk, stl, sp, n_push, lb_first, ch, lb):  # pragma: no cover - compiled
+    """Push child ``ch`` with bound ``lb`` on the search stack so that of a node's two
+    children the one of lesser bound is popped first (the left one on equal bounds).
+    Returns (sp, n_push, lb_first)."""
+    if n_push == 1 and lb < lb_first:  # the lesser bound on top
+        stk[sp] = ch
+        stl[sp] = lb
+        return sp + 1, n_push, lb_first
+    if n_push == 1:  # equal or greater: the left child on top
+        stk[sp] = stk[sp - 1]
+        stl[sp] = stl[sp - 1]
+        stk[sp - 1] = ch
+        stl[sp - 1] = lb
+        return sp + 1, n_push, lb_first
+    stk[sp] = ch
+    stl[sp] = lb
+    return sp + 1, 1, lb
+
+
 @numba.njit(cache=True, nogil=True)
 def _tree_kernel(mode, order, cap, dem, cap_n, dem_n, group_ok, task_group, scale, cls_of,
                  pos_of, nodes, noff, width, toff):  # pragma: no cover - compiled
@@ -610,23 +630,7 @@ def _tree_kernel(mode, order, cap, dem, cap_n, dem_n, group_ok, task_group, scal
                             else 0.0)
                         if _pruned(mode, lb, kidx[a] if mode == _LL else lo[a], bv, bj):
                             continue
-                        if n_push == 1 and lb < lb_first:  # the lesser bound on top
-                            stk[sp] = ch
-                            stl[sp] = lb
-                            sp += 1
-                            continue
-                        if n_push == 1:  # equal or greater: the left child on top
-                            stk[sp] = stk[sp - 1]
-                            stl[sp] = stl[sp - 1]
-                            stk[sp - 1] = ch
-                            stl[sp - 1] = lb
-                            sp += 1
-                            continue
-                        stk[sp] = ch
-                        stl[sp] = lb
-                        lb_first = lb
-                        sp += 1
-                        n_push = 1
+                        sp, n_push, lb_first = _push(stk, stl, sp, n_push, lb_first, ch, lb)
         # ------------------------------------------------------------ over all allowed nodes
         if bj == _BIG:
             bv = np.inf
@@ -710,23 +714,7 @@ def _tree_kernel(mode, order, cap, dem, cap_n, dem_n, group_ok, task_group, scal
                                                                    buf)
                             if _pruned(mode, lb, kidx[a] if keyed else lo[a], bv, bj):
                                 continue
-                            if n_push == 1 and lb < lb_first:  # the lesser bound on top
-                                stk[sp] = ch
-                                stl[sp] = lb
-                                sp += 1
-                                continue
-                            if n_push == 1:  # equal or greater: the left child on top
-                                stk[sp] = stk[sp - 1]
-                                stl[sp] = stl[sp - 1]
-                                stk[sp - 1] = ch
-                                stl[sp - 1] = lb
-                                sp += 1
-                                continue
-                            stk[sp] = ch
-                            stl[sp] = lb
-                            lb_first = lb
-                            sp += 1
-                            n_push = 1
+                            sp, n_push, lb_first = _push(stk, stl, sp, n_push, lb_first, ch, lb)
         # ------------------------------------------------------------ place it
         j = bj
         x[i] = j
