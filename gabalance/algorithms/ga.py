@@ -293,8 +293,8 @@ class Searcher:
                 krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
             else:
                 krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
-        search = getattr(self, "search", None)
-        if search is not None and search.incremental and self.params.seed_baselines:
+        search = self.search
+        if search.incremental and self.params.seed_baselines:
             search.cost_engine()  # solves the LP relaxation when it fits the budget
             if search.lp is not None:
                 rows.append(search.lp.x[None].astype(np.int32))
@@ -376,6 +376,7 @@ class GA(Searcher):
             int(self.rng.integers(0, 2**63)))
         self.search = Search(problem, objective, sense, self.backend, xp)
         self.search.candidates = self.params.candidates
+        self._core_done = 0  # core moves made (see CORE_STAGES)
         self.schedule = self.search.mode == "schedule"
         N = problem.n_tasks
         p = self.params
@@ -472,7 +473,7 @@ class GA(Searcher):
         search, clock = self.search, self.clock
         if not search.incremental or search.lp is None or clock is None or clock.limit is None:
             return None
-        done = getattr(self, "_core_done", 0)
+        done = self._core_done
         if done >= len(self.CORE_STAGES):
             return None
         at, per_task, share = self.CORE_STAGES[done]
