@@ -337,7 +337,8 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
         ga.init(a["x0"], a["keys0"], seed_budget_s=budget)
         record()
         # a generation's cost before one has run: the first population's per-child cost
-        last_gen = ga.seconds_per_child * getattr(ga, "offspring", ga.pop.shape[0])
+        last_gen = ga.seconds_per_child * (ga.children() if hasattr(ga, "children")
+                                           else ga.pop.shape[0])
         while True:
             now = clock.elapsed()
             if max_generations is not None and ga.generation >= max_generations:
@@ -352,7 +353,9 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
                 break
             g0 = clock.elapsed()
             ga.step()
-            last_gen = clock.elapsed() - g0
+            # a core move (GA, cost objective) happens at set stages only: not part of the
+            # next generation's expected cost
+            last_gen = clock.elapsed() - g0 - getattr(ga, "core_seconds", 0.0)
             record()
             bar.show(ga.generation, history["time"][-1], history["best"][-1],
                      history["violation"][-1])

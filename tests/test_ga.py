@@ -98,6 +98,38 @@ def test_gaparams_round_trip_and_defaults():
     assert ga.mutation == 1.0
 
 
+def test_generation_gap_under_a_time_limit():
+    """Placement mode, offspring None: a generation holds the children that fit in
+    GENERATION_SHARE of the limit (at least 2, at most the population); a given offspring,
+    no limit or schedule mode keep the whole generation."""
+    from gabalance._clock import Clock
+
+    ga = GA(_placement_problem(), "cost", params=GAParams(population=50), seed=0)
+    assert ga.children() == 50  # no clock
+    ga.clock = Clock(10.0)
+    ga.seconds_per_child = 0.0
+    assert ga.children() == 50  # nothing measured yet
+    ga.seconds_per_child = 0.01  # 10 s * 1 % / 0.01 s = 10 children
+    assert ga.children() == 10
+    ga.seconds_per_child = 5.0
+    assert ga.children() == 2
+    ga.seconds_per_child = 1e-6
+    assert ga.children() == 50
+    fixed = GA(_placement_problem(), "cost", params=GAParams(population=50, offspring=30),
+               seed=0)
+    fixed.clock, fixed.seconds_per_child = Clock(10.0), 0.01
+    assert fixed.children() == 30
+    sched = GA(examples.load("scenario"), "makespan", params=GAParams(population=50), seed=0)
+    sched.clock, sched.seconds_per_child = Clock(10.0), 0.01
+    assert sched.children() == 50
+    with Clock(10.0) as clock:
+        ga.clock = clock
+        ga.init()
+        ga.seconds_per_child = 0.01
+        x, _ = ga.ask()
+    assert x.shape[0] in (10, 11)  # a core move may add its solution
+
+
 # --------------------------------------------------------------------------- init / ask / tell
 
 

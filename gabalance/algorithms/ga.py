@@ -69,7 +69,11 @@ class GAParams(DictRoundTrip):
     population : int, default 100
         Individuals kept from one generation to the next (mu).
     offspring : int or None, default None
-        Children per generation (lambda); None means ``population``.
+        Children per generation (lambda). None means ``population``, except under a time
+        limit in placement mode, where a generation is cut to the children that fit in
+        :attr:`GA.GENERATION_SHARE` of the limit (at least 2; a generation gap in De Jong's
+        1975 sense, as in the steady-state GAP GA of Chu & Beasley 1997), so that the
+        population evolves on large instances whose children take long to improve.
     tournament : int, default 2
         Tournament size (binary tournaments, as in Chu & Beasley 1997).
     crossover : float, default 0.9
@@ -97,7 +101,8 @@ class GAParams(DictRoundTrip):
     candidates : int, default 20
         Cost objective (numba backend): length of each task's candidate list (its best
         nodes by LP reduced cost, else by cost) that shift, swap and ejection-chain moves
-        draw from.
+        draw from. ``max_utilization`` on large problems (numba backend, the bottleneck
+        engine of docs/search.md): allowed nodes drawn per task once per solve.
     justify : bool, default True
         Schedule mode: forward-backward improvement of every child.
     reassign : int, default 0
@@ -377,6 +382,7 @@ class GA(Searcher):
         self.search = Search(problem, objective, sense, self.backend, xp)
         self.search.candidates = self.params.candidates
         self._core_done = 0  # core moves made (see CORE_STAGES)
+        self.core_seconds = 0.0  # what the last generation's core move took
         self.schedule = self.search.mode == "schedule"
         N = problem.n_tasks
         p = self.params
@@ -440,7 +446,7 @@ class GA(Searcher):
 
         Returns ``(x, keys)``: (C, N) int32 and, in schedule mode, (C, N) float64 ranks
         (None in placement mode)."""
-        xp, p, rng, C = self.xp, self.params, self.drng, self.offspring
+        xp, p, rng, C = self.xp, self.params, self.drng, self.children()
         rank = self._rank()
         parents = tournament(xp, rng, rank, 2 * C, p.tournament)
         a, b = parents[:C], parents[C:]
@@ -452,7 +458,10 @@ class GA(Searcher):
             keys = crossover_keys(xp, rng, self.keys[a], self.keys[b], p.crossover)
             keys = mutate_keys(xp, rng, keys, p.key_mutation)
         child, keys, obj, viol = self._improve_children(child, keys)
+        now = time.perf_counter if self.clock is None else self.clock.elapsed
+        t_core = now()
         core = self._core_move()
+        self.core_seconds = now() - t_core
         if core is not None:  # the core's solution joins the children
             cx, co, cv = core
             child = xp.concatenate([child, xp.asarray(cx)[None]])
@@ -460,6 +469,21 @@ class GA(Searcher):
             viol = xp.concatenate([xp.asarray(viol), xp.asarray(cv)])
         self._asked = (child, keys, obj, viol)
         return child, keys
+
+    #: under a time limit (placement mode, ``params.offspring`` None), the share of the limit
+    #: that one generation's children may take
+    GENERATION_SHARE = 0.01
+
+    def children(self) -> int:
+        """Children of the next generation: ``offspring``, or under a time limit in placement
+        mode with ``params.offspring`` None, as many as fit in ``GENERATION_SHARE`` of the
+        limit at the last measured cost per child (at least 2)."""
+        C, clock = self.offspring, self.clock
+        if self.schedule or self.params.offspring is not None or clock is None \
+                or clock.limit is None or self.seconds_per_child <= 0:
+            return C
+        fit = int(self.GENERATION_SHARE * clock.limit / self.seconds_per_child)
+        return max(2, min(C, fit))
 
     #: (share of the time limit passed, candidates per task, share of the limit it may use)
     #: of the core moves, in order
