@@ -13,7 +13,7 @@ integer seed gives an identical problem (``==``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,7 @@ def ai_cluster(
     throughputs: Mapping[Any, Mapping[str, float]] | None = None,
     dense_runtime: bool = True,
     objective: str = "makespan",
+    fill: float | None = None,
 ) -> Problem:
     """A heterogeneous AI cluster: CPU and K80/P100/V100 GPU nodes, and a mixed workload.
 
@@ -164,6 +165,16 @@ def ai_cluster(
         Build the (N, M) ``runtime`` matrix.
     objective : str
         The problem's default objective.
+    fill : float in (0, 1], optional
+        Shrink the workload so that a plan exists: resources are counted in thousandths
+        (milli-cores, milli-GPUs, MB rather than GB: capacities times 1000, so GPU tasks may
+        share a device's pooled capacity), and each resource's demands are scaled by one
+        factor (rounded down, at least one unit) so that the tasks confined to any label class
+        -- all tasks on all nodes, the ``"gpu"`` tasks on the GPU nodes, the tasks pinned
+        to a model on that model's nodes -- ask for at most ``fill`` of its capacity.
+        Resources that already fit are only converted. Many small tasks per node (100,000
+        tasks on 10,000 nodes) cannot fit otherwise: the drawn sizes would ask for about
+        4x the cluster's GPUs. ``info["units"]`` records the units.
 
     Returns
     -------
@@ -186,6 +197,9 @@ def ai_cluster(
         raise ValueError("n_nodes and n_tasks must be >= 1")
     if not 0.0 <= gpu_fraction <= 1.0:
         raise ValueError(f"gpu_fraction must be in [0, 1], got {gpu_fraction!r}")
+    if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))
+                             or not 0.0 < float(fill) <= 1.0):
+        raise ValueError(f"fill must be a number in (0, 1], got {fill!r}")
     if throughputs is not None and not dense_runtime:
         raise ValueError("throughputs give a per-GPU-model runtime, which needs dense_runtime")
     M, N = int(n_nodes), int(n_tasks)
@@ -301,6 +315,11 @@ def ai_cluster(
             models = np.flatnonzero(model_max >= gpu[i])
             requires[i] = ("gpu", f"gpu={GPU_MODELS[models[int(pin_pick[i] * len(models))]]}")
 
+    units = {"cpu": "cores", "gpu": "GPUs", "mem_gb": "GB"}
+    if fill is not None:
+        capacity, demand = _fitted(capacity, demand, node_labels, requires, float(fill))
+        units = {"cpu": "1/1000 core", "gpu": "1/1000 GPU", "mem_gb": "MB"}
+
     # ---- times (seconds)
     t_v100 = np.where(is_train, _log_uniform(rng, 600.0, 14400.0, N),
                       _log_uniform(rng, 30.0, 600.0, N))  # GPU tasks, on a V100
@@ -352,8 +371,8 @@ def ai_cluster(
         "seed": seed_int,
         "params": {"n_nodes": M, "n_tasks": N, "gpu_fraction": gpu_fraction,
                    "dependencies": bool(dependencies), "dense_runtime": bool(dense_runtime),
-                   "throughputs": throughputs is not None},
-        "units": {"time": "s", "data": "GB", "bandwidth": "GB/s", "mem_gb": "GB"},
+                   "throughputs": throughputs is not None, "fill": fill},
+        "units": {"time": "s", "data": "GB", "bandwidth": "GB/s", **units},
         "kinds": {name: int(np.sum(kind == k)) for k, name in enumerate(_KIND_NAMES)},
         **info,
     }
@@ -365,6 +384,32 @@ def ai_cluster(
         name=f"ai_cluster-{M}x{N}" + ("" if seed_int is None else f"-seed{seed_int}"),
         info=info,
     )
+
+
+def _fitted(capacity: np.ndarray, demand: np.ndarray, node_labels: Sequence[Sequence[str]],
+            requires: Sequence[Sequence[str]], fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """``ai_cluster(fill=...)``: capacities and demands in thousandths, each resource's
+    demands scaled by the largest factor <= 1 that keeps every label class within ``fill``.
+
+    A class is a requirement set; its tasks are those whose requirements include it (they can
+    only run on its nodes), its capacity that of the nodes carrying all its labels. With the
+    nested labels of :func:`ai_cluster` (none, ``gpu``, ``gpu`` + model) this is the
+    capacity condition of every group of tasks that shares its nodes."""
+    cap = capacity.astype(np.float64) * 1000.0
+    dem = demand.astype(np.float64) * 1000.0
+    req_sets = [frozenset(r) for r in requires]
+    factor = np.ones(cap.shape[1])
+    for cls in set(req_sets):
+        nodes = np.array([cls <= set(lab) for lab in node_labels])
+        tasks = np.array([cls <= r for r in req_sets])
+        total = dem[tasks].sum(axis=0)
+        room = fill * cap[nodes].sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(total > room, room / np.where(total > 0, total, 1.0), 1.0)
+        factor = np.minimum(factor, f)
+    scaled = np.floor(dem * factor[None, :])
+    scaled = np.where(dem > 0, np.maximum(scaled, 1.0), 0.0)
+    return cap.astype(np.int64), scaled.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- HEFT random DAGs

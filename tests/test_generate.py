@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gabalance as gb
 from gabalance import Problem
 from gabalance.generate import GPU_MODELS, ai_cluster, gap_like, random_dag
 
@@ -161,7 +162,37 @@ def test_ai_cluster_large_sparse_is_lean():
     assert p.demand.nbytes + p.capacity.nbytes < 1_000_000
 
 
+@pytest.mark.parametrize("fill", [0.8, 0.3])
+def test_ai_cluster_fill_fits_every_label_class(fill):
+    # 10 tasks per node ask for several times the GPUs; fill shrinks them into the cluster
+    kw = dict(seed=2, dependencies=False, dense_runtime=False)
+    raw = ai_cluster(60, 600, **kw)
+    p = ai_cluster(60, 600, fill=fill, **kw)
+    assert np.any(raw.demand.sum(0) > raw.capacity.sum(0))
+    np.testing.assert_array_equal(p.capacity, raw.capacity * 1000)
+    assert (p.demand > 0).sum() == (raw.demand > 0).sum()  # no demand vanishes
+    assert np.all(p.demand <= raw.demand * 1000)
+    gpu_nodes = np.array(["gpu" in lab for lab in p.node_labels])
+    gpu_tasks = np.array(["gpu" in {x for r in req for x in r} for req in p.task_requires])
+    classes = [(np.ones(p.n_nodes, bool), np.ones(p.n_tasks, bool)), (gpu_nodes, gpu_tasks)]
+    for model in ("k80", "p100", "v100"):
+        label = f"gpu={model}"
+        classes.append((np.array([label in lab for lab in p.node_labels]),
+                        np.array([label in {x for r in req for x in r}
+                                  for req in p.task_requires])))
+    for nodes, tasks in classes:
+        assert np.all(p.demand[tasks].sum(0) <= fill * p.capacity[nodes].sum(0) + tasks.sum())
+    assert p.info["units"]["gpu"] == "1/1000 GPU" and p.info["params"]["fill"] == fill
+    # a plan that fits exists (the GA finds one; one greedy pass may not)
+    placement = p.replace(objective="max_utilization")
+    res = gb.solve(placement, max_generations=3, seed=0)
+    assert res.violation == 0 and gb.validate(placement, res.x).ok
+
+
 def test_ai_cluster_argument_errors():
+    for bad in (0, -0.5, 1.5, True, "0.8"):
+        with pytest.raises(ValueError, match="fill must be a number in"):
+            ai_cluster(4, 10, fill=bad)
     with pytest.raises(ValueError):
         ai_cluster(4, 10, gpu_fraction=1.5)
     with pytest.raises(ValueError):
