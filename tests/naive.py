@@ -43,6 +43,7 @@ __all__ = [
     "naive_least_loaded_schedule",
     "naive_round_robin",
     "naive_upward_rank",
+    "naive_util_search",
     "placement",
     "runtime",
     "schedule",
@@ -934,3 +935,191 @@ def naive_heft(problem: Problem) -> tuple[list[int], list[float]]:
     position = {i: k for k, i in enumerate(_dependency_order(problem))}
     order = sorted(range(problem.n_tasks), key=lambda i: (-rank[i], position[i]))
     return naive_earliest_finish(problem, order)[0], _order_keys(order)
+
+
+def naive_util_search(rec: Any, x0: Sequence[int], order: Sequence[int], passes: int,
+                      budget: int, H: int, refresh: int = 32, tol: float = 1e-12
+                      ) -> list[int]:
+    """The bottleneck search of ``gabalance.backend._numba_balance`` on one individual, with
+    every load and utilization recomputed from scratch and the busiest node found by a scan
+    (lowest index on ties) instead of a heap. ``rec`` is a ``UtilRecord``."""
+    capacity = rec.capacity.tolist()
+    demand3 = rec.demand3.tolist()
+    scale = rec.scale.tolist()
+    group_ok = rec.group_ok.tolist()
+    task_group = rec.task_group.tolist()
+    gptr, gnodes = rec.gptr.tolist(), rec.gnodes.tolist()
+    cand = rec.cand.tolist()
+    runtime = rec.runtime.tolist() if rec.has_runtime else None
+    N, M = len(x0), len(capacity)
+    K = len(capacity[0])
+    per = len(demand3[0]) > 1
+    x = [int(v) for v in x0]
+    members: list[list[int]] = [[] for _ in range(M)]
+    for i in range(N):
+        members[x[i]].append(i)  # task order, as the kernel's lists start
+
+    def dem(i: int, j: int) -> list:
+        return demand3[i][j if per else 0]
+
+    def load_of(j: int) -> list:
+        return [sum(dem(i, j)[k] for i in members[j]) for k in range(K)]
+
+    def util_of(v: list, j: int) -> float:
+        best = 0.0
+        for k in range(K):
+            u = v[k] / capacity[j][k] if capacity[j][k] > 0 else (INF if v[k] > 0 else 0.0)
+            best = max(best, u)
+        return best
+
+    def with_(j: int, out: int = -1, into: int = -1) -> list:
+        v = load_of(j)
+        for k in range(K):
+            if out >= 0:
+                v[k] -= dem(out, j)[k]
+            if into >= 0:
+                v[k] += dem(into, j)[k]
+        return v
+
+    def over(v: list, j: int) -> float:
+        return sum((v[k] - capacity[j][k]) / scale[k] for k in range(K)
+                   if v[k] - capacity[j][k] > 0 and scale[k] > 0)
+
+    def fits(j: int, i: int) -> bool:
+        v = with_(j, into=i)
+        return all(v[k] <= capacity[j][k] for k in range(K))
+
+    def ok(i: int, j: int) -> bool:
+        if not group_ok[task_group[i]][j]:
+            return False
+        if runtime is not None and not math.isfinite(runtime[i][j]):
+            return False
+        return all(dem(i, j)[k] <= capacity[j][k] for k in range(K))
+
+    def overloaded(j: int) -> bool:
+        v = load_of(j)
+        return any(v[k] > capacity[j][k] for k in range(K))
+
+    low: list[list[int]] = []
+
+    def refresh_low() -> None:
+        low.clear()
+        util = [util_of(load_of(j), j) for j in range(M)]
+        for g in range(len(group_ok)):
+            nodes = sorted(gnodes[gptr[g]:gptr[g + 1]], key=lambda j: (util[j], j))[:H]
+            low.append(nodes + [-1] * (H - len(nodes)))
+
+    def candidates(i: int) -> list[int]:
+        return list(cand[i]) + list(low[task_group[i]])
+
+    def put(i: int, j: int) -> None:
+        members[x[i]].remove(i)
+        x[i] = j
+        members[j].insert(0, i)
+
+    since = 0
+
+    def tick() -> None:
+        nonlocal since
+        since += 1
+        if since == refresh:
+            refresh_low()
+            since = 0
+
+    refresh_low()
+    for i in order:
+        if ok(i, x[i]):
+            continue
+        best, b_ov, b_u = -1, INF, INF
+        for j in candidates(i):
+            if j < 0 or not ok(i, j):
+                continue
+            ov = over(with_(j, into=i), j) - over(with_(j), j)
+            u = util_of(with_(j, into=i), j)
+            if ov < b_ov or (ov == b_ov and u < b_u):
+                best, b_ov, b_u = j, ov, u
+        if best >= 0:
+            put(i, best)
+            tick()
+    for _ in range(passes):
+        refresh_low()
+        since = 0
+        moved = False
+        for i in order:
+            src = x[i]
+            if not overloaded(src):
+                continue
+            best, b_u = -1, INF
+            for j in candidates(i):
+                if j < 0 or j == src or not ok(i, j) or not fits(j, i):
+                    continue
+                u = util_of(with_(j, into=i), j)
+                if u < b_u:
+                    best, b_u = j, u
+            if best >= 0:
+                put(i, best)
+                moved = True
+                tick()
+        if not moved:
+            break
+    refresh_low()
+    since = 0
+    for i in order:
+        src = x[i]
+        if not overloaded(src):
+            continue
+        gain = over(with_(src, out=i), src) - over(with_(src), src)
+        best, b_d = -1, 0.0
+        for j in candidates(i):
+            if j < 0 or j == src or not ok(i, j):
+                continue
+            d = gain + over(with_(j, into=i), j) - over(with_(j), j)
+            if d < b_d:
+                best, b_d = j, d
+        if best >= 0:
+            put(i, best)
+            tick()
+    refresh_low()
+    since = 0
+    for _ in range(budget):
+        util = [util_of(load_of(j), j) for j in range(M)]
+        top = max(range(M), key=lambda j: (util[j], -j))
+        u_top = util[top]
+        bi, bj, b_u = -1, -1, u_top - tol
+        for i in members[top]:
+            for j in candidates(i):
+                if j < 0 or j == top or not ok(i, j) or not fits(j, i):
+                    continue
+                u = util_of(with_(j, into=i), j)
+                if u < b_u:
+                    bi, bj, b_u = i, j, u
+        if bi >= 0:
+            put(bi, bj)
+            tick()
+            continue
+        chain = None
+        for a in members[top]:
+            for j in candidates(a):
+                if j < 0 or j == top or not ok(a, j):
+                    continue
+                for b in list(members[j]):
+                    v = with_(j, out=b, into=a)
+                    if any(v[k] > capacity[j][k] for k in range(K)):
+                        continue
+                    u_j = max([v[k] / capacity[j][k] for k in range(K) if capacity[j][k] > 0],
+                              default=0.0)
+                    if not u_j < b_u:
+                        continue
+                    for kk in candidates(b):
+                        if kk < 0 or kk == top or kk == j or not ok(b, kk) or not fits(kk, b):
+                            continue
+                        worst = max(u_j, util_of(with_(kk, into=b), kk))
+                        if worst < b_u:
+                            chain, b_u = (a, j, b, kk), worst
+        if chain is None:
+            break
+        a, j, b, kk = chain
+        put(b, kk)
+        put(a, j)
+        tick()
+    return x

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from gabalance.backend import Packed, score_matrix, transposed
+from gabalance.backend._numba_shared import _heap_pop, _heap_push, _move, _util
 
 
 def _dynamic_chunks(P: int):
@@ -262,50 +263,6 @@ def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------- schedule
 
 
-@numba.njit(inline="always", cache=True, nogil=True)
-def _less(hk, hi, a, b):
-    return hk[a] < hk[b] or (hk[a] == hk[b] and hi[a] < hi[b])
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_push(hk, hi, size, key, idx):
-    c = size
-    hk[c] = key
-    hi[c] = idx
-    while c > 0:
-        parent = (c - 1) // 2
-        if _less(hk, hi, c, parent):
-            hk[c], hk[parent] = hk[parent], hk[c]
-            hi[c], hi[parent] = hi[parent], hi[c]
-            c = parent
-        else:
-            break
-    return size + 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_pop(hk, hi, size):
-    top = hi[0]
-    size -= 1
-    hk[0] = hk[size]
-    hi[0] = hi[size]
-    c = 0
-    while True:
-        left = 2 * c + 1
-        if left >= size:
-            break
-        small = left
-        if left + 1 < size and _less(hk, hi, left + 1, left):
-            small = left + 1
-        if _less(hk, hi, small, c):
-            hk[c], hk[small] = hk[small], hk[c]
-            hi[c], hi[small] = hi[small], hi[c]
-            c = small
-        else:
-            break
-    return top, size
-
-
 @numba.njit(cache=True, nogil=True)
 def _segment(times, base, n, t):
     """Index (relative to base) of the profile segment containing t."""
@@ -500,16 +457,6 @@ def _swap_fits(load, capacity, demand3, a, ja, b, jb):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _move(load, demand3, x, i, j):
-    per = demand3.shape[1] > 1
-    src = x[i]
-    for k in range(load.shape[1]):
-        load[src, k] -= demand3[i, src if per else 0, k]
-        load[j, k] += demand3[i, j if per else 0, k]
-    x[i] = j
-
-
-@numba.njit(inline="always", cache=True, nogil=True)
 def _over(load, capacity, j):
     for k in range(capacity.shape[1]):
         if load[j, k] > capacity[j, k]:
@@ -530,26 +477,6 @@ def _overflow(load, capacity, scale, j, extra, demand3, i, sgn):
         if over > 0 and scale[k] > 0:
             total += over / scale[k]
     return total
-
-
-@numba.njit(inline="always", cache=True, nogil=True)
-def _util(load, capacity, demand3, j, i, sgn):
-    """Largest utilization of node j, optionally with task i added (sgn=1) or removed (-1)."""
-    per = demand3.shape[1] > 1
-    best = 0.0
-    for k in range(capacity.shape[1]):
-        v = load[j, k]
-        if sgn != 0:
-            v = v + sgn * demand3[i, j if per else 0, k]
-        if capacity[j, k] > 0:
-            u = v / capacity[j, k]
-        elif v > 0:
-            u = np.inf
-        else:
-            u = 0.0
-        if u > best:
-            best = u
-    return best
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1067,4 +994,5 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
         pop[...] = work
 
 
+from gabalance.backend._numba_balance import search_utilization  # noqa: E402,F401
 from gabalance.backend._numba_search import search_cost  # noqa: E402,F401  (the backend's API)

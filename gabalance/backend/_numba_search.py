@@ -38,6 +38,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from gabalance.backend._numba_shared import _link, _move, _unlink
+
 __all__ = ["CostRecord", "search_cost"]
 
 
@@ -98,12 +100,8 @@ def _over_change(load, capacity, scale, demand3, j, out, into):
 def _shift(rec, x, load, over, nbad, i, j):
     """Move task i to node j, updating loads, overloads and the overloaded-node count."""
     capacity, demand3, scale = rec.capacity, rec.demand3, rec.scale
-    per = demand3.shape[1] > 1
     s = x[i]
-    for k in range(capacity.shape[1]):
-        load[s, k] -= demand3[i, s if per else 0, k]
-        load[j, k] += demand3[i, j if per else 0, k]
-    x[i] = j
+    _move(load, demand3, x, i, j)
     for side in range(2):
         n = s if side == 0 else j
         was = over[n] > 0
@@ -306,27 +304,6 @@ def _search_one(rec, x, order, w0, unit, rounds, passes, wide, deep, best_x):
                     w[j] = max(floor, w[j] * DOWN)
                     _wake(head, nxt, dirty, j)
     return moves
-
-
-@numba.njit(inline="always", cache=True, nogil=True)
-def _unlink(head, nxt, prv, j, i):
-    if prv[i] >= 0:
-        nxt[prv[i]] = nxt[i]
-    else:
-        head[j] = nxt[i]
-    if nxt[i] >= 0:
-        prv[nxt[i]] = prv[i]
-    nxt[i] = -1
-    prv[i] = -1
-
-
-@numba.njit(inline="always", cache=True, nogil=True)
-def _link(head, nxt, prv, j, i):
-    nxt[i] = head[j]
-    prv[i] = -1
-    if head[j] >= 0:
-        prv[head[j]] = i
-    head[j] = i
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

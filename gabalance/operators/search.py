@@ -49,6 +49,14 @@ def reverse_packed(problem: Problem) -> Packed:
     return rev
 
 
+def _frozen(a: Any, dtype: Any) -> np.ndarray:
+    """A C-ordered, read-only copy of ``a`` in ``dtype``: one array type per record field,
+    so a kernel compiles once per data variant."""
+    out = np.array(a, dtype=dtype, order="C", copy=True)
+    out.setflags(write=False)
+    return out
+
+
 class Search:
     """Repair + improvement for one problem, objective and backend.
 
@@ -79,7 +87,45 @@ class Search:
         #: candidate list length of the incremental cost search
         self.candidates = 20
         self._engine: Any = None
+        self._util: Any = None
         self.lp: Any = None
+
+    #: N * M from which ``max_utilization`` uses the bottleneck engine of
+    #: :mod:`gabalance.backend._numba_balance` (numba backend): below it, the scan engine,
+    #: whose moves look at every node, is affordable
+    BOTTLENECK_SIZE = 1 << 24
+
+    @property
+    def bottleneck(self) -> bool:
+        """Whether ``max_utilization`` uses the bottleneck engine (large problems, numba)."""
+        p = self.problem
+        return (self.code == 1 and self.mode == "placement"
+                and hasattr(self.be, "search_utilization")
+                and p.n_tasks * p.n_nodes >= self.BOTTLENECK_SIZE)
+
+    def util_engine(self, rng: Any) -> Any:
+        """The record of the bottleneck engine, built once; each task's ``candidates``
+        candidate nodes are drawn uniformly from its allowed nodes with ``rng``."""
+        if self._util is None:
+            from gabalance.backend._numba_balance import UtilRecord
+
+            pk, problem = self.pk, self.problem
+            L = max(1, self.candidates)
+            cand = to_host(self.sampler.draw(rng, (L, problem.n_tasks))).T
+            group_ok, task_group = problem.label_ok()
+            counts = group_ok.sum(axis=1)
+            gptr = np.zeros(len(counts) + 1, np.int64)
+            np.cumsum(counts, out=gptr[1:])
+            gnodes = np.nonzero(group_ok)[1]
+            dtype = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
+            runtime = pk.runtime if pk.has_runtime else np.zeros((1, 1))
+            self._util = UtilRecord(
+                capacity=_frozen(pk.capacity, dtype), demand3=_frozen(pk.demand3, dtype),
+                scale=_frozen(pk.scale, np.float64), group_ok=_frozen(group_ok, np.bool_),
+                task_group=_frozen(task_group, np.int32), gptr=_frozen(gptr, np.int64),
+                gnodes=_frozen(gnodes, np.int64), cand=_frozen(cand, np.int64),
+                has_runtime=bool(pk.has_runtime), runtime=_frozen(runtime, np.float64))
+        return self._util
 
     def evaluate(self, pop: Any, keys: Any = None) -> tuple[Any, Any]:
         """(objective (P,), violation (P,)) of genomes as they are."""
@@ -133,18 +179,10 @@ class Search:
             cand = candidate_lists(score, allowed, self.candidates,
                                    None if self.lp is None else self.lp.reduced)
             dtype = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
-
-            def frozen(a: Any, dt: Any) -> np.ndarray:
-                # one array type per field (C order, fixed dtype, read-only), so the kernel
-                # compiles once per data variant
-                out = np.array(a, dtype=dt, order="C", copy=True)
-                out.setflags(write=False)
-                return out
-
             self._engine = CostRecord(
-                capacity=frozen(pk.capacity, dtype), demand3=frozen(pk.demand3, dtype),
-                scale=frozen(pk.scale, np.float64), score=frozen(score, np.float64),
-                cand=frozen(cand, np.int64), allowed=frozen(allowed, np.bool_))
+                capacity=_frozen(pk.capacity, dtype), demand3=_frozen(pk.demand3, dtype),
+                scale=_frozen(pk.scale, np.float64), score=_frozen(score, np.float64),
+                cand=_frozen(cand, np.int64), allowed=_frozen(allowed, np.bool_))
         return self._engine
 
     def placement(self, rng: Any, pop: Any, passes: int, oscillation: float = 0.0,
@@ -160,6 +198,11 @@ class Search:
         ``[0, 2 * oscillation] * penalty_unit()``, so the search crosses infeasible ground
         before the capacity repair."""
         orders = self.xp.argsort(rng.random(pop.shape), axis=1)
+        if self.bottleneck:
+            rec = self.util_engine(rng)
+            self.be.search_utilization(rec, pop, orders, max(1, passes),
+                                       max(1, passes) * pop.shape[1])
+            return self.be.placement(self.pk, pop, self.code)
         if self.incremental:
             rec = self.cost_engine()
             unit = self.penalty_unit()

@@ -78,29 +78,67 @@ def mutate_keys(xp: Any, rng: Any, keys: Any, rate: float) -> Any:
     return xp.where(hit, keys + (rng.random((C, N)) * 5.0 - 2.5), keys)
 
 
+#: N * M up to which the sampler reads the (N, M) eligibility table
+_SMALL = 1 << 25
+
+
+def _shared_lists(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start (N,), count (N,), nodes) of every task's allowed nodes without the (N, M)
+    table: tasks with the same label class and the same set of distinct node capacities they
+    fit in share one list (a large cluster has few node types), else one list per task."""
+    N = problem.n_tasks
+    group_ok, task_group = problem.label_ok()
+    cap = problem.capacity
+    kinds, node_kind = np.unique(cap, axis=0, return_inverse=True)
+    node_kind = node_kind.reshape(-1)
+    if problem.runtime is not None or problem.per_node_demand or len(kinds) > 62:
+        lists = [problem.allowed_nodes(i).astype(np.int32) for i in range(N)]
+        counts = np.array([len(v) for v in lists], np.int64)
+        start = np.zeros(N, np.int64)
+        np.cumsum(counts[:-1], out=start[1:])
+        return start, counts, np.concatenate(lists)
+    fits = np.zeros(N, np.int64)  # bit u: the task fits an empty node of capacity kinds[u]
+    for u, row in enumerate(kinds):
+        fits |= np.all(problem.demand <= row[None, :], axis=1).astype(np.int64) << u
+    key = np.stack([task_group.astype(np.int64), fits], axis=1)
+    classes, task_class = np.unique(key, axis=0, return_inverse=True)
+    task_class = task_class.reshape(-1)
+    lists = []
+    for g, bits in classes:
+        ok = group_ok[g] & (((bits >> node_kind) & 1) == 1)
+        lists.append(np.flatnonzero(ok).astype(np.int32))
+    counts_c = np.array([len(v) for v in lists], np.int64)
+    start_c = np.zeros(len(lists), np.int64)
+    np.cumsum(counts_c[:-1], out=start_c[1:])
+    return start_c[task_class], counts_c[task_class], np.concatenate(lists)
+
+
 class AllowedSampler:
     """Draws uniformly among each task's allowed nodes, batched.
 
-    Built once per problem from the eligibility table as a CSR list (``ptr`` (N+1,),
-    ``nodes`` (nnz,) int32); ``xp`` arrays, so it runs on the device with the population.
+    Built once per problem as sorted node lists (``start``, ``stop`` (N,), ``nodes`` (nnz,)
+    int32), from the eligibility table on small problems and from shared per-class lists on
+    large ones (:func:`_shared_lists`); ``xp`` arrays, so it runs on the device with the
+    population.
     """
 
     def __init__(self, xp: Any, problem: Problem) -> None:
         self.xp = xp
         N, M = problem.n_tasks, problem.n_nodes
-        if N * M <= (1 << 25):
+        if N * M <= _SMALL:
             table = problem.allowed
             counts = table.sum(axis=1)
             nodes = np.nonzero(table)[1].astype(np.int32)
+            start = np.zeros(N, np.int64)
+            np.cumsum(counts[:-1], out=start[1:])
         else:
-            lists = [problem.allowed_nodes(i).astype(np.int32) for i in range(N)]
-            counts = np.array([len(v) for v in lists])
-            nodes = np.concatenate(lists)
-        ptr = np.zeros(N + 1, np.int64)
-        np.cumsum(counts, out=ptr[1:])
+            start, counts, nodes = _shared_lists(problem)
         self.everywhere = bool((counts == M).all())
         self.n_nodes = M
-        self.ptr = xp.asarray(ptr)
+        #: the allowed nodes of task i are nodes[start[i]:stop[i]], sorted (tasks with the
+        #: same eligibility may share one list)
+        self.start = xp.asarray(start.astype(np.int64))
+        self.stop = xp.asarray((start + counts).astype(np.int64))
         self.count = xp.asarray(counts.astype(np.int64))
         self.nodes = xp.asarray(nodes)
 
@@ -115,7 +153,7 @@ class AllowedSampler:
         if self.everywhere:
             return xp.minimum((u * self.n_nodes).astype(xp.int32), self.n_nodes - 1)
         pick = xp.minimum((u * self.count[None, :]).astype(xp.int64), self.count[None, :] - 1)
-        return self.nodes[self.ptr[None, :-1] + pick]
+        return self.nodes[self.start[None, :] + pick]
 
     def encode(self, pop: Any) -> Any:
         """(C, N) float64 keys that :meth:`decode` maps back to ``pop``: the middle of each
@@ -123,7 +161,7 @@ class AllowedSampler:
         xp = self.xp
         if self.everywhere:
             return (pop.astype(xp.float64) + 0.5) / self.n_nodes
-        pos = xp.minimum(self._lower_bound(pop) - self.ptr[None, :-1], self.count[None, :] - 1)
+        pos = xp.minimum(self._lower_bound(pop) - self.start[None, :], self.count[None, :] - 1)
         return (pos.astype(xp.float64) + 0.5) / self.count[None, :]
 
     def allowed(self, pop: Any) -> Any:
@@ -132,15 +170,15 @@ class AllowedSampler:
         if self.everywhere:
             return xp.ones(pop.shape, bool)
         lo = self._lower_bound(pop)
-        inside = lo < self.ptr[None, 1:]
+        inside = lo < self.stop[None, :]
         return inside & (self.nodes[xp.minimum(lo, self.nodes.shape[0] - 1)] == pop)
 
     def _lower_bound(self, pop: Any) -> Any:
         """(C, N) CSR index of the first allowed node >= each gene, per task."""
         xp = self.xp
         C, N = pop.shape
-        lo = xp.broadcast_to(self.ptr[None, :-1], (C, N)).copy()
-        hi = xp.broadcast_to(self.ptr[None, 1:], (C, N)).copy()
+        lo = xp.broadcast_to(self.start[None, :], (C, N)).copy()
+        hi = xp.broadcast_to(self.stop[None, :], (C, N)).copy()
         while True:  # lower bound of the gene in the task's sorted node list
             open_ = lo < hi
             if not bool(open_.any()):
