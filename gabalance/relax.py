@@ -22,7 +22,7 @@ from scipy.optimize import linprog
 
 from gabalance.problem import Problem
 
-__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "lp_relaxation"]
+__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "fixed_core", "lp_relaxation"]
 
 #: largest number of (task, node) pairs whose LP is attempted
 LP_PAIR_LIMIT = 2_000_000
@@ -40,7 +40,8 @@ class LPRelaxation:
         Each task's node of largest LP share (ties: the lowest index): the rounded seed.
     reduced : ndarray (N, M) float64
         Reduced cost of every allowed pair in the minimisation form (``inf`` where not
-        allowed); 0 on the pairs the LP uses.
+        allowed), >= 0; 0 on the pairs the LP uses. Any assignment x costs at least
+        ``bound + sum_i reduced[i, x_i]``.
     fractional : int
         Tasks split over several nodes.
     seconds : float
@@ -76,7 +77,9 @@ def lp_relaxation(problem: Problem, score: np.ndarray, time_limit: float | None 
     options: dict[str, object] = {"presolve": True}
     if time_limit is not None:
         options["time_limit"] = max(0.01, float(time_limit))
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(N), bounds=(0, 1),
+    # x <= 1 follows from the one-node rows and x >= 0; leaving it out keeps every reduced
+    # cost non-negative at the optimum, which reduced-cost fixing relies on
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(N), bounds=(0, None),
                   method="highs", options=options)
     if res.status != 0 or res.x is None:
         return None
@@ -126,8 +129,6 @@ def core_assignment(problem: Problem, score: np.ndarray, lp: LPRelaxation,
     ``time_limit`` (None when it finds none), which is at least as good as ``incumbent`` only
     when HiGHS proves it; callers compare.
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
     N, M = score.shape
     red = lp.reduced
     k = max(1, min(int(per_task), M))
@@ -136,6 +137,38 @@ def core_assignment(problem: Problem, score: np.ndarray, lp: LPRelaxation,
     keep = np.zeros((N, M), bool)
     keep[np.arange(N)[:, None], pick] = True
     keep &= np.isfinite(red)
+    return _solve_pairs(problem, score, keep, incumbent, time_limit)
+
+
+def fixed_core(problem: Problem, score: np.ndarray, lp: LPRelaxation, incumbent: np.ndarray,
+               time_limit: float | None = None) -> tuple[np.ndarray | None, int]:
+    """Solve exactly what reduced-cost fixing leaves of the problem around ``incumbent``.
+
+    Every assignment ``x`` costs at least ``lp.bound + sum_i lp.reduced[i, x_i]``, so a pair
+    whose reduced cost exceeds ``cost(incumbent) - lp.bound`` (less one when every score is
+    an integer) belongs to no better assignment and is fixed to 0 (reduced-cost fixing;
+    Nemhauser & Wolsey 1988, I.2.5). The MILP over the remaining pairs and the incumbent's
+    own (HiGHS) is the whole problem's optimum when HiGHS solves it to optimality within
+    ``time_limit``. Returns (the best assignment found or None, the pairs kept).
+    """
+    N = score.shape[0]
+    inc = np.asarray(incumbent)
+    slack = float(score[np.arange(N), inc].sum()) - lp.bound
+    if np.all(score[np.isfinite(score)] == np.round(score[np.isfinite(score)])):
+        slack -= 1.0
+    keep = np.isfinite(lp.reduced) & (lp.reduced <= slack + 1e-9 * (1.0 + abs(lp.bound)))
+    keep[np.arange(N), inc] = True
+    return _solve_pairs(problem, score, keep, inc, time_limit), int(keep.sum())
+
+
+def _solve_pairs(problem: Problem, score: np.ndarray, keep: np.ndarray, incumbent: np.ndarray,
+                 time_limit: float | None) -> np.ndarray | None:
+    """The assignment MILP over the pairs ``keep`` (N, M) bool and the incumbent's (HiGHS);
+    the best assignment found within ``time_limit``, or None."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    N = score.shape[0]
+    keep = keep.copy()
     keep[np.arange(N), np.asarray(incumbent)] = True
     ti, tj = np.nonzero(keep)
     a_eq, a_ub, b_ub, _, rows = _rows(problem, ti, tj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -160,3 +161,66 @@ def test_core_assignment_is_exact_on_its_core():
         value, viol = naive.placement(problem, x, "cost")
         assert viol == 0
         assert value <= naive.placement(problem, incumbent, "cost")[0]
+
+
+def _all_assignments(problem: gb.Problem, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every assignment of a tiny per-node-demand problem (T, N) and its cost (T,), inf
+    where a node is over capacity: the brute-force oracle of the two tests below."""
+    N, M = cost.shape
+    xs = np.array(np.meshgrid(*[np.arange(M)] * N, indexing="ij")).reshape(N, -1).T
+    rows = np.arange(N)
+    demand = np.asarray(problem.demand)[:, :, 0]
+    load = np.zeros((len(xs), M))
+    for i in rows:
+        np.add.at(load, (np.arange(len(xs)), xs[:, i]), demand[i, xs[:, i]])
+    ok = (load <= np.asarray(problem.capacity)[:, 0][None, :]).all(axis=1)
+    value = cost[rows[None, :], xs].sum(axis=1).astype(np.float64)
+    return xs, np.where(ok, value, np.inf)
+
+
+def _tiny_gap(seed: int) -> tuple[gb.Problem, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    M, N = 3, 8
+    cost = rng.integers(10, 40, (N, M))
+    demand = rng.integers(1, 10, (N, M))
+    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
+    return gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost), cost
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_reduced_costs_bound_every_feasible_assignment(seed):
+    """cost(x) >= bound + sum_i reduced[i, x_i] for every feasible x, by enumeration: the
+    inequality reduced-cost fixing relies on."""
+    problem, cost = _tiny_gap(seed)
+    lp = lp_relaxation(problem, cost.astype(np.float64))
+    assert lp is not None
+    assert (lp.reduced >= 0).all()
+    xs, value = _all_assignments(problem, cost)
+    feasible = np.isfinite(value)
+    assert feasible.any()
+    floor = lp.bound + lp.reduced[np.arange(cost.shape[0])[None, :], xs].sum(axis=1)
+    assert (value[feasible] >= floor[feasible] - 1e-6).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fixed_core_reaches_the_enumerated_optimum(seed):
+    """From any feasible incumbent, the MILP over the pairs that reduced-cost fixing keeps
+    has the whole problem's optimum (brute force); near the optimum it keeps fewer pairs."""
+    from gabalance.relax import fixed_core
+
+    problem, cost = _tiny_gap(seed)
+    score = cost.astype(np.float64)
+    lp = lp_relaxation(problem, score)
+    assert lp is not None
+    xs, value = _all_assignments(problem, cost)
+    order = np.argsort(value, kind="stable")
+    n_feasible = int(np.isfinite(value).sum())
+    N, M = cost.shape
+    for rank in (0, 1, n_feasible // 2, n_feasible - 1):
+        incumbent = xs[order[rank]].astype(np.int32)
+        x, kept = fixed_core(problem, score, lp, incumbent)
+        assert x is not None
+        assert naive.placement(problem, x, "cost") == (value[order[0]], 0.0)
+        assert N <= kept <= N * M
+        if rank == 0:
+            assert kept < N * M  # at the optimum, every pair of reduced cost > 0 is fixed

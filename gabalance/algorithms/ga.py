@@ -485,34 +485,41 @@ class GA(Searcher):
         fit = int(self.GENERATION_SHARE * clock.limit / self.seconds_per_child)
         return max(2, min(C, fit))
 
-    #: (share of the time limit passed, candidates per task, share of the limit it may use)
-    #: of the core moves, in order
-    CORE_STAGES = ((0.0, 2, 0.25), (0.5, 3, 0.2))
+    #: the exact moves of a run under a time limit, in order: (share of the limit passed,
+    #: kind, candidates per task, share of the limit it may use). "core": the core problem of
+    #: each task's least-reduced-cost candidates (:func:`gabalance.relax.core_assignment`);
+    #: "fixed": every pair that reduced-cost fixing around the best assignment leaves
+    #: (:func:`gabalance.relax.fixed_core`)
+    CORE_STAGES = ((0.0, "core", 2, 0.25), (0.5, "fixed", 0, 0.2))
 
     def _core_move(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Cost objective under a time limit, when the LP relaxation is known: at the stages
-        of :attr:`CORE_STAGES`, solve the core problem around the best assignment exactly
-        (:func:`gabalance.relax.core_assignment`, HiGHS) and return it evaluated
-        (assignment (N,), objective (1,), violation (1,)); else None."""
+        of :attr:`CORE_STAGES`, solve a core problem around the best assignment exactly
+        (HiGHS) and return it evaluated (assignment (N,), objective (1,), violation (1,));
+        else None."""
         search, clock = self.search, self.clock
         if not search.incremental or search.lp is None or clock is None or clock.limit is None:
             return None
         done = self._core_done
         if done >= len(self.CORE_STAGES):
             return None
-        at, per_task, share = self.CORE_STAGES[done]
+        at, kind, per_task, share = self.CORE_STAGES[done]
         if clock.elapsed() < at * clock.limit:
             return None
         self._core_done = done + 1
         budget = min(share * clock.limit, 0.5 * clock.remaining())
         if budget < 0.05:
             return None
-        from gabalance.relax import core_assignment
+        from gabalance.relax import core_assignment, fixed_core
 
+        score = search.cost_engine().score
+        feasible = float(self.violation[0]) == 0
         best = to_host(self.pop[0]).astype(np.int32)
-        incumbent = best if float(self.violation[0]) == 0 else search.lp.x
-        x = core_assignment(self.problem, search.cost_engine().score, search.lp, incumbent,
-                            per_task, budget)
+        if kind == "fixed" and feasible:
+            x, _ = fixed_core(self.problem, score, search.lp, best, budget)
+        else:
+            x = core_assignment(self.problem, score, search.lp,
+                                best if feasible else search.lp.x, max(2, per_task), budget)
         if x is None:
             return None
         obj, viol = search.evaluate(x[None])
