@@ -22,7 +22,8 @@ from scipy.optimize import linprog
 
 from gabalance.problem import Problem
 
-__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "fixed_core", "lp_relaxation"]
+__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "fixed_core", "fixed_pairs",
+           "lp_relaxation"]
 
 #: largest number of (task, node) pairs whose LP is attempted
 LP_PAIR_LIMIT = 2_000_000
@@ -137,34 +138,48 @@ def core_assignment(problem: Problem, score: np.ndarray, lp: LPRelaxation,
     keep = np.zeros((N, M), bool)
     keep[np.arange(N)[:, None], pick] = True
     keep &= np.isfinite(red)
-    return _solve_pairs(problem, score, keep, incumbent, time_limit)
+    return _solve_pairs(problem, score, keep, incumbent, time_limit)[0]
 
 
-def fixed_core(problem: Problem, score: np.ndarray, lp: LPRelaxation, incumbent: np.ndarray,
-               time_limit: float | None = None) -> tuple[np.ndarray | None, int]:
-    """Solve exactly what reduced-cost fixing leaves of the problem around ``incumbent``.
+def fixed_pairs(score: np.ndarray, lp: LPRelaxation, incumbent: np.ndarray) -> np.ndarray:
+    """The pairs (N, M) bool that reduced-cost fixing around ``incumbent`` leaves open.
 
     Every assignment ``x`` costs at least ``lp.bound + sum_i lp.reduced[i, x_i]``, so a pair
     whose reduced cost exceeds ``cost(incumbent) - lp.bound`` (less one when every score is
     an integer) belongs to no better assignment and is fixed to 0 (reduced-cost fixing;
-    Nemhauser & Wolsey 1988, I.2.5). The MILP over the remaining pairs and the incumbent's
-    own (HiGHS) is the whole problem's optimum when HiGHS solves it to optimality within
-    ``time_limit``. Returns (the best assignment found or None, the pairs kept).
+    Nemhauser & Wolsey 1988, I.2.5). The incumbent's own pairs are kept.
     """
     N = score.shape[0]
     inc = np.asarray(incumbent)
     slack = float(score[np.arange(N), inc].sum()) - lp.bound
-    if np.all(score[np.isfinite(score)] == np.round(score[np.isfinite(score)])):
+    finite = score[np.isfinite(score)]
+    if np.all(finite == np.round(finite)):
         slack -= 1.0
     keep = np.isfinite(lp.reduced) & (lp.reduced <= slack + 1e-9 * (1.0 + abs(lp.bound)))
     keep[np.arange(N), inc] = True
-    return _solve_pairs(problem, score, keep, inc, time_limit), int(keep.sum())
+    return keep
+
+
+def fixed_core(problem: Problem, score: np.ndarray, lp: LPRelaxation, incumbent: np.ndarray,
+               time_limit: float | None = None, keep: np.ndarray | None = None
+               ) -> tuple[np.ndarray | None, bool]:
+    """Solve exactly (HiGHS) what reduced-cost fixing leaves of the problem around
+    ``incumbent`` (:func:`fixed_pairs`, or ``keep`` when given from it).
+
+    That MILP's optimum is the whole problem's when HiGHS solves it to optimality within
+    ``time_limit``. Returns (the best assignment found or None, whether it is proven optimal
+    for the whole problem).
+    """
+    if keep is None:
+        keep = fixed_pairs(score, lp, incumbent)
+    return _solve_pairs(problem, score, keep, np.asarray(incumbent), time_limit)
 
 
 def _solve_pairs(problem: Problem, score: np.ndarray, keep: np.ndarray, incumbent: np.ndarray,
-                 time_limit: float | None) -> np.ndarray | None:
-    """The assignment MILP over the pairs ``keep`` (N, M) bool and the incumbent's (HiGHS);
-    the best assignment found within ``time_limit``, or None."""
+                 time_limit: float | None) -> tuple[np.ndarray | None, bool]:
+    """The assignment MILP over the pairs ``keep`` (N, M) bool and the incumbent's (HiGHS):
+    (the best assignment found within ``time_limit`` or None, whether HiGHS proved it
+    optimal on those pairs)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     N = score.shape[0]
@@ -175,17 +190,19 @@ def _solve_pairs(problem: Problem, score: np.ndarray, keep: np.ndarray, incumben
     cons = [LinearConstraint(a_eq, 1.0, 1.0)]
     if rows:
         cons.append(LinearConstraint(a_ub, -np.inf, b_ub))
-    options: dict[str, Any] = {"presolve": True}
+    # HiGHS stops at a relative gap of 1e-4 by default, one or two units on a GAP of value
+    # 10^4: a core move must be exact to be worth its time
+    options: dict[str, Any] = {"presolve": True, "mip_rel_gap": 0.0}
     if time_limit is not None:
         options["time_limit"] = max(0.01, float(time_limit))
     res = milp(score[ti, tj], constraints=cons, integrality=np.ones(len(ti)),
                bounds=Bounds(0, 1), options=options)
     if res.x is None:
-        return None
+        return None, False
     x = np.asarray(incumbent, np.int32).copy()
     chosen = res.x > 0.5
     x[ti[chosen]] = tj[chosen]
-    return x
+    return x, bool(res.status == 0)
 
 
 def candidate_lists(score: np.ndarray, allowed: np.ndarray, length: int,

@@ -15,7 +15,8 @@ __all__ = ["STATUS", "SolveResult"]
 
 #: meaning of ``SolveResult.status`` (0-2 as in ``scipy.optimize.milp``)
 STATUS = {
-    0: "optimal: proven optimal (exact methods only)",
+    0: "optimal: proven optimal (exact methods, or the GA on the cost objective when its "
+       "exact move proves it)",
     1: "limit reached: the time, generation or evaluation limit ended the search",
     2: "infeasible: no feasible solution was found (proven infeasible for exact methods)",
     3: "completed: a constructive method (baseline) ran to the end",

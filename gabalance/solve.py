@@ -244,7 +244,9 @@ def solve(
         generation starts only when the last one (before the first: the first population's
         cost per individual) says it ends in time; in placement mode its children are
         improved in chunks until the limit, the rest only evaluated. If a single step still
-        runs past the limit, the message says by how much. For "milp", HiGHS's time limit:
+        runs past the limit, the message says by how much. On the cost objective the GA
+        stops early, with status 0, when an exact move proves its best optimal. For "milp",
+        HiGHS's time limit:
         the result then carries the best MILP solution (status 1) or none (status 5) and a
         proven ``bound``.
     max_generations : int, optional
@@ -359,6 +361,10 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
             record()
             bar.show(ga.generation, history["time"][-1], history["best"][-1],
                      history["violation"][-1])
+            if getattr(ga, "optimal", False):
+                status, message = 0, ("optimal: HiGHS solved what reduced-cost fixing leaves "
+                                      "around the best assignment")
+                break
             if callback is not None:
                 x, k, fun, viol = ga.best
                 partial = SolveResult(x=x, priority=k, fun=fun, violation=viol, nit=ga.generation,
@@ -386,9 +392,11 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
             f"time limit reached ({time_limit:g} s)",
             f"time limit of {time_limit:g} s exceeded ({used:.2f} s of search)")
     lp = getattr(ga.search, "lp", None)
+    bound = None if lp is None else (lp.bound if sense == "min" else -lp.bound)
+    if res.status == 0:
+        bound = res.fun
     res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=ga_params.to_dict(),
-               seeded=list(ga.seeded), compile_time=compile_s,
-               bound=None if lp is None else (lp.bound if sense == "min" else -lp.bound))
+               seeded=list(ga.seeded), compile_time=compile_s, bound=bound)
     bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
     return res
 

@@ -206,7 +206,7 @@ def test_lp_reduced_costs_bound_every_feasible_assignment(seed):
 def test_fixed_core_reaches_the_enumerated_optimum(seed):
     """From any feasible incumbent, the MILP over the pairs that reduced-cost fixing keeps
     has the whole problem's optimum (brute force); near the optimum it keeps fewer pairs."""
-    from gabalance.relax import fixed_core
+    from gabalance.relax import fixed_core, fixed_pairs
 
     problem, cost = _tiny_gap(seed)
     score = cost.astype(np.float64)
@@ -218,9 +218,31 @@ def test_fixed_core_reaches_the_enumerated_optimum(seed):
     N, M = cost.shape
     for rank in (0, 1, n_feasible // 2, n_feasible - 1):
         incumbent = xs[order[rank]].astype(np.int32)
-        x, kept = fixed_core(problem, score, lp, incumbent)
-        assert x is not None
+        x, proven = fixed_core(problem, score, lp, incumbent)
+        assert x is not None and proven
         assert naive.placement(problem, x, "cost") == (value[order[0]], 0.0)
+        keep = fixed_pairs(score, lp, incumbent)
+        kept = int(keep.sum())
+        better = value < value[order[rank]]  # every strictly better assignment stays open
+        assert keep[np.arange(N)[None, :], xs[better]].all()
         assert N <= kept <= N * M
         if rank == 0:
             assert kept < N * M  # at the optimum, every pair of reduced cost > 0 is fixed
+
+
+def test_ga_stops_when_an_exact_move_proves_the_optimum():
+    """Cost objective under a time limit: once the fixed core is solved to optimality the
+    GA stops with status 0, its value is the MILP optimum and the bound meets it."""
+    rng = np.random.default_rng(1)
+    M, N = 4, 16
+    cost = rng.integers(10, 40, (N, M))
+    demand = rng.integers(1, 10, (N, M))
+    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
+    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    best = gb.solve(problem, "cost", method="milp").fun
+    res = gb.solve(problem, "cost", time_limit=30, seed=0, backend="numba")
+    assert res.status == 0 and res.success, res.message
+    assert res.message.startswith("optimal")
+    assert res.fun == best and res.bound == best
+    assert res.time < 30
+    assert gb.validate(problem, res.x).ok

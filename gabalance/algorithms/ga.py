@@ -381,7 +381,10 @@ class GA(Searcher):
             int(self.rng.integers(0, 2**63)))
         self.search = Search(problem, objective, sense, self.backend, xp)
         self.search.candidates = self.params.candidates
-        self._core_done = 0  # core moves made (see CORE_STAGES)
+        self._core_done = 0  # exact moves made (see CORE_PAIRS)
+        self._fixed_from: np.ndarray | None = None  # the best the last fixed core began from
+        #: True once an exact move has proven the best value optimal (cost objective)
+        self.optimal = False
         self.core_seconds = 0.0  # what the last generation's core move took
         self.schedule = self.search.mode == "schedule"
         N = problem.n_tasks
@@ -485,41 +488,54 @@ class GA(Searcher):
         fit = int(self.GENERATION_SHARE * clock.limit / self.seconds_per_child)
         return max(2, min(C, fit))
 
-    #: the exact moves of a run under a time limit, in order: (share of the limit passed,
-    #: kind, candidates per task, share of the limit it may use). "core": the core problem of
-    #: each task's least-reduced-cost candidates (:func:`gabalance.relax.core_assignment`);
-    #: "fixed": every pair that reduced-cost fixing around the best assignment leaves
-    #: (:func:`gabalance.relax.fixed_core`)
-    CORE_STAGES = ((0.0, "core", 2, 0.25), (0.5, "fixed", 0, 0.2))
+    #: the first exact move (under a time limit, cost objective): the core problem of each
+    #: task's ``CORE_PAIRS`` least-reduced-cost pairs (:func:`gabalance.relax.core_assignment`)
+    #: at the first generation, with ``CORE_SHARE`` of the limit
+    CORE_PAIRS, CORE_SHARE = 2, 0.25
+    #: then the fixed core (:func:`gabalance.relax.fixed_core`) around the best assignment,
+    #: with ``FIXED_SHARE`` of the limit (at most 80 % of what remains), whenever the best has
+    #: not improved for ``STALL`` generations, and at the latest once ``FIXED_AT`` of the
+    #: limit has passed; again only around a different best. Not when fixing leaves more than
+    #: ``FIXED_MAX`` of the pairs open: the MILP is then about the whole model, which HiGHS
+    #: does not solve in the time, and the population's search does better with it
+    FIXED_SHARE, STALL, FIXED_AT, FIXED_MAX = 0.5, 10, 0.5, 0.9
 
     def _core_move(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Cost objective under a time limit, when the LP relaxation is known: at the stages
-        of :attr:`CORE_STAGES`, solve a core problem around the best assignment exactly
-        (HiGHS) and return it evaluated (assignment (N,), objective (1,), violation (1,));
-        else None."""
+        """Cost objective under a time limit, when the LP relaxation is known: an exact move
+        (HiGHS) around the best assignment when one is due (see :attr:`CORE_PAIRS`,
+        :attr:`FIXED_SHARE`), returned evaluated (assignment (N,), objective (1,),
+        violation (1,)); else None. When HiGHS solves a fixed core to optimality, the best
+        value of the whole problem is proven and :attr:`optimal` is set."""
         search, clock = self.search, self.clock
         if not search.incremental or search.lp is None or clock is None or clock.limit is None:
             return None
-        done = self._core_done
-        if done >= len(self.CORE_STAGES):
-            return None
-        at, kind, per_task, share = self.CORE_STAGES[done]
-        if clock.elapsed() < at * clock.limit:
-            return None
-        self._core_done = done + 1
-        budget = min(share * clock.limit, 0.5 * clock.remaining())
-        if budget < 0.05:
-            return None
-        from gabalance.relax import core_assignment, fixed_core
-
-        score = search.cost_engine().score
         feasible = float(self.violation[0]) == 0
         best = to_host(self.pop[0]).astype(np.int32)
-        if kind == "fixed" and feasible:
-            x, _ = fixed_core(self.problem, score, search.lp, best, budget)
+        if self._core_done == 0:
+            kind, share = "core", self.CORE_SHARE
+        elif feasible and (self._since_improved >= self.STALL
+                           or clock.elapsed() >= self.FIXED_AT * clock.limit) \
+                and (self._fixed_from is None or not np.array_equal(best, self._fixed_from)):
+            kind, share = "fixed", self.FIXED_SHARE
+        else:
+            return None
+        self._core_done += 1
+        budget = min(share * clock.limit, (0.8 if kind == "fixed" else 0.5) * clock.remaining())
+        if budget < 0.05:
+            return None
+        from gabalance.relax import core_assignment, fixed_core, fixed_pairs
+
+        score = search.cost_engine().score
+        if kind == "fixed":
+            self._fixed_from = best
+            keep = fixed_pairs(score, search.lp, best)
+            if keep.sum() > self.FIXED_MAX * np.isfinite(search.lp.reduced).sum():
+                return None
+            x, proven = fixed_core(self.problem, score, search.lp, best, budget, keep)
+            self.optimal = proven
         else:
             x = core_assignment(self.problem, score, search.lp,
-                                best if feasible else search.lp.x, max(2, per_task), budget)
+                                best if feasible else search.lp.x, self.CORE_PAIRS, budget)
         if x is None:
             return None
         obj, viol = search.evaluate(x[None])
