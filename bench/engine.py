@@ -9,8 +9,8 @@ Every row gives the gap to the best known value of
 ``gap_yagiura/DERIVED_gap_reference_values.csv`` (positive = worse), the GA's generations,
 and the solve's wall time split into kernel compilation (``SolveResult.compile_time``) and
 search; ``within`` says whether search time <= limit + max(5 %, 0.5 s). The JSON of a run
-goes to ``bench/results/engine_<group>.json`` and the table to stdout (and, with ``--write``,
-into bench/RESULTS.md between this group's markers).
+goes to ``bench/results/engine_<group>.json`` and the Markdown table to stdout (the tables in
+bench/RESULTS.md are those printed tables).
 """
 
 from __future__ import annotations

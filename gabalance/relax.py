@@ -22,8 +22,8 @@ from scipy.optimize import linprog
 
 from gabalance.problem import Problem
 
-__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "fixed_core", "fixed_pairs",
-           "lp_relaxation"]
+__all__ = ["LPRelaxation", "candidate_lists", "core_assignment", "core_pairs", "fixed_core",
+           "fixed_pairs", "lp_relaxation", "solve_pairs"]
 
 #: largest number of (task, node) pairs whose LP is attempted
 LP_PAIR_LIMIT = 2_000_000
@@ -118,27 +118,32 @@ def _rows(problem: Problem, ti: np.ndarray, tj: np.ndarray) -> tuple[Any, Any, A
     return a_eq, a_ub, b_ub, d, keep
 
 
-def core_assignment(problem: Problem, score: np.ndarray, lp: LPRelaxation,
-                    incumbent: np.ndarray, per_task: int = 3,
-                    time_limit: float | None = None) -> np.ndarray | None:
-    """Solve the *core* of the problem exactly (HiGHS MILP) and return its assignment.
-
-    The core keeps, for every task, its ``per_task`` pairs of least LP reduced cost and its
-    pair in ``incumbent`` (a feasible assignment, so the core is feasible); every other pair
-    is fixed to 0 (the core-problem idea of Balas & Zemel 1980 for knapsacks, here with the
-    reduced costs of :func:`lp_relaxation`). Returns the best assignment HiGHS finds within
-    ``time_limit`` (None when it finds none), which is at least as good as ``incumbent`` only
-    when HiGHS proves it; callers compare.
-    """
-    N, M = score.shape
+def core_pairs(lp: LPRelaxation, per_task: int = 3) -> np.ndarray:
+    """The pairs (N, M) bool of the *core* problem: every task's ``per_task`` allowed pairs
+    of least LP reduced cost (the core-problem idea of Balas & Zemel 1980 for knapsacks, here
+    with the reduced costs of :func:`lp_relaxation`)."""
     red = lp.reduced
+    N, M = red.shape
     k = max(1, min(int(per_task), M))
     pick = np.argpartition(red, k - 1, axis=1)[:, :k] if k < M else \
         np.tile(np.arange(M), (N, 1))
     keep = np.zeros((N, M), bool)
     keep[np.arange(N)[:, None], pick] = True
-    keep &= np.isfinite(red)
-    return _solve_pairs(problem, score, keep, incumbent, time_limit)[0]
+    return keep & np.isfinite(red)
+
+
+def core_assignment(problem: Problem, score: np.ndarray, lp: LPRelaxation,
+                    incumbent: np.ndarray, per_task: int = 3,
+                    time_limit: float | None = None) -> np.ndarray | None:
+    """Solve the *core* of the problem exactly (HiGHS MILP) and return its assignment.
+
+    The core keeps, for every task, its ``per_task`` pairs of least LP reduced cost
+    (:func:`core_pairs`) and its pair in ``incumbent`` (a feasible assignment, so the core
+    is feasible); every other pair is fixed to 0. Returns the best assignment HiGHS finds
+    within ``time_limit`` (None when it finds none), which is at least as good as
+    ``incumbent`` only when HiGHS proves it; callers compare.
+    """
+    return solve_pairs(problem, score, core_pairs(lp, per_task), incumbent, time_limit)[0]
 
 
 def fixed_pairs(score: np.ndarray, lp: LPRelaxation, incumbent: np.ndarray) -> np.ndarray:
@@ -172,14 +177,17 @@ def fixed_core(problem: Problem, score: np.ndarray, lp: LPRelaxation, incumbent:
     """
     if keep is None:
         keep = fixed_pairs(score, lp, incumbent)
-    return _solve_pairs(problem, score, keep, np.asarray(incumbent), time_limit)
+    return solve_pairs(problem, score, keep, np.asarray(incumbent), time_limit)
 
 
-def _solve_pairs(problem: Problem, score: np.ndarray, keep: np.ndarray, incumbent: np.ndarray,
+def solve_pairs(problem: Problem, score: np.ndarray, keep: np.ndarray, incumbent: np.ndarray,
                  time_limit: float | None) -> tuple[np.ndarray | None, bool]:
-    """The assignment MILP over the pairs ``keep`` (N, M) bool and the incumbent's (HiGHS):
-    (the best assignment found within ``time_limit`` or None, whether HiGHS proved it
-    optimal on those pairs)."""
+    """Solve the assignment MILP over the pairs ``keep`` (N, M) bool and those of
+    ``incumbent`` (N,) int with HiGHS, to a relative gap of 0.
+
+    Returns (the best assignment found within ``time_limit``, (N,) int32, or None; whether
+    HiGHS proved it optimal on those pairs).
+    """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     N = score.shape[0]

@@ -114,13 +114,20 @@ def test_candidate_lists_order_and_padding():
     assert cand.tolist() == [[2, 0], [2, 3]]
 
 
-def test_lp_relaxation_bounds_the_milp():
-    rng = np.random.default_rng(0)
-    M, N = 4, 20
-    cost = rng.integers(10, 40, (N, M))
+def _gap(seed: int, M: int, N: int, slack: float, top: int = 40
+         ) -> tuple[gb.Problem, np.ndarray]:
+    """A random GAP: integer costs in [10, top), demands in [1, 10), every node's capacity
+    ``slack`` times the mean demand per node; (problem, cost (N, M))."""
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(10, top, (N, M))
     demand = rng.integers(1, 10, (N, M))
-    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.2))
-    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    capacity = np.full((M, 1), int(demand.mean() * N / M * slack))
+    return gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost), cost
+
+
+def test_lp_relaxation_bounds_the_milp():
+    problem, cost = _gap(0, 4, 20, 1.2)
+    N, M = cost.shape
     lp = lp_relaxation(problem, cost.astype(np.float64))
     assert lp is not None
     best = gb.solve(problem, "cost", method="milp").fun
@@ -142,12 +149,8 @@ def test_core_assignment_is_exact_on_its_core():
     fewer pairs, a feasible assignment no worse than the incumbent it must contain."""
     from gabalance.relax import core_assignment
 
-    rng = np.random.default_rng(1)
-    M, N = 4, 16
-    cost = rng.integers(10, 40, (N, M))
-    demand = rng.integers(1, 10, (N, M))
-    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
-    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    problem, cost = _gap(1, 4, 16, 1.1)
+    M = cost.shape[1]
     score = cost.astype(np.float64)
     lp = lp_relaxation(problem, score)
     assert lp is not None
@@ -179,12 +182,7 @@ def _all_assignments(problem: gb.Problem, cost: np.ndarray) -> tuple[np.ndarray,
 
 
 def _tiny_gap(seed: int) -> tuple[gb.Problem, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    M, N = 3, 8
-    cost = rng.integers(10, 40, (N, M))
-    demand = rng.integers(1, 10, (N, M))
-    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
-    return gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost), cost
+    return _gap(seed, 3, 8, 1.1)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -233,16 +231,35 @@ def test_fixed_core_reaches_the_enumerated_optimum(seed):
 def test_ga_stops_when_an_exact_move_proves_the_optimum():
     """Cost objective under a time limit: once the fixed core is solved to optimality the
     GA stops with status 0, its value is the MILP optimum and the bound meets it."""
-    rng = np.random.default_rng(1)
-    M, N = 4, 16
-    cost = rng.integers(10, 40, (N, M))
-    demand = rng.integers(1, 10, (N, M))
-    capacity = np.full((M, 1), int(demand.mean() * N / M * 1.1))
-    problem = gb.Problem(capacity, demand[:, :, None], resources=("r",), cost=cost)
+    problem, _ = _gap(1, 4, 16, 1.1)
     best = gb.solve(problem, "cost", method="milp").fun
     res = gb.solve(problem, "cost", time_limit=30, seed=0, backend="numba")
     assert res.status == 0 and res.success, res.message
     assert res.message.startswith("optimal")
     assert res.fun == best and res.bound == best
     assert res.time < 30
+    assert gb.validate(problem, res.x).ok
+
+
+@pytest.mark.parametrize("solved, moves", [(False, 1), (True, 2)])
+def test_no_exact_move_after_one_that_ran_out_without_gain(monkeypatch, solved, moves):
+    """An exact move that uses its whole budget (HiGHS not done) without a better best is
+    the last one: the GA keeps the rest of the time. One that finishes is followed by the
+    fixed core when the best stalls (which, reported solved, ends the run as proven)."""
+    from gabalance import relax
+    from gabalance.algorithms.ga import GA
+
+    calls = []
+
+    def no_gain(problem, score, keep, incumbent, time_limit):
+        calls.append(int(keep.sum()))
+        return np.asarray(incumbent, np.int32).copy(), solved
+
+    monkeypatch.setattr(relax, "solve_pairs", no_gain)
+    monkeypatch.setattr(GA, "FIXED_MAX", 1.0)
+    monkeypatch.setattr(GA, "STALL", 2)
+    problem, _ = _gap(3, 5, 40, 1.2, top=50)
+    res = gb.solve(problem, "cost", time_limit=1.5, seed=0, backend="numba")
+    assert len(calls) == moves
+    assert res.status == (0 if solved else 1), res.message
     assert gb.validate(problem, res.x).ok

@@ -383,6 +383,7 @@ class GA(Searcher):
         self.search.candidates = self.params.candidates
         self._core_done = 0  # exact moves made (see CORE_PAIRS)
         self._fixed_from: np.ndarray | None = None  # the best the last fixed core began from
+        self._barren = False  # the last exact move ran out of time without a better best
         #: True once an exact move has proven the best value optimal (cost objective)
         self.optimal = False
         self.core_seconds = 0.0  # what the last generation's core move took
@@ -489,15 +490,17 @@ class GA(Searcher):
         return max(2, min(C, fit))
 
     #: the first exact move (under a time limit, cost objective): the core problem of each
-    #: task's ``CORE_PAIRS`` least-reduced-cost pairs (:func:`gabalance.relax.core_assignment`)
-    #: at the first generation, with ``CORE_SHARE`` of the limit
+    #: task's ``CORE_PAIRS`` least-reduced-cost pairs (:func:`gabalance.relax.core_pairs`)
+    #: and the best assignment's, at the first generation, with ``CORE_SHARE`` of the limit
     CORE_PAIRS, CORE_SHARE = 2, 0.25
-    #: then the fixed core (:func:`gabalance.relax.fixed_core`) around the best assignment,
-    #: with ``FIXED_SHARE`` of the limit (at most 80 % of what remains), whenever the best has
-    #: not improved for ``STALL`` generations, and at the latest once ``FIXED_AT`` of the
-    #: limit has passed; again only around a different best. Not when fixing leaves more than
-    #: ``FIXED_MAX`` of the pairs open: the MILP is then about the whole model, which HiGHS
-    #: does not solve in the time, and the population's search does better with it
+    #: then, whenever the best has not improved for ``STALL`` generations (at the latest once
+    #: ``FIXED_AT`` of the limit has passed), and only around a best that no fixed core has
+    #: started from: the fixed core (:func:`gabalance.relax.fixed_pairs`) around the best,
+    #: with ``FIXED_SHARE`` of the limit (at most 80 % of what remains). Not when fixing
+    #: leaves more than ``FIXED_MAX`` of the pairs open: that MILP is about the whole model,
+    #: which HiGHS does not solve in the time, and the population does better with it. No
+    #: exact move follows one that used its whole budget without improving on the best
+    #: (HiGHS cannot make progress at that size in the time; the population can)
     FIXED_SHARE, STALL, FIXED_AT, FIXED_MAX = 0.5, 10, 0.5, 0.9
 
     def _core_move(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -507,40 +510,46 @@ class GA(Searcher):
         violation (1,)); else None. When HiGHS solves a fixed core to optimality, the best
         value of the whole problem is proven and :attr:`optimal` is set."""
         search, clock = self.search, self.clock
-        if not search.incremental or search.lp is None or clock is None or clock.limit is None:
+        if not search.incremental or search.lp is None or clock is None or clock.limit is None \
+                or self._barren:
             return None
         feasible = float(self.violation[0]) == 0
         best = to_host(self.pop[0]).astype(np.int32)
         if self._core_done == 0:
-            kind, share = "core", self.CORE_SHARE
+            share = self.CORE_SHARE
         elif feasible and (self._since_improved >= self.STALL
                            or clock.elapsed() >= self.FIXED_AT * clock.limit) \
                 and (self._fixed_from is None or not np.array_equal(best, self._fixed_from)):
-            kind, share = "fixed", self.FIXED_SHARE
+            share = self.FIXED_SHARE
         else:
             return None
+        from gabalance.relax import core_pairs, fixed_pairs, solve_pairs
+
+        score, lp = search.cost_engine().score, search.lp
+        fixed = self._core_done > 0
+        if fixed:
+            self._fixed_from = best  # skipped or made, not again from this best
+            keep = fixed_pairs(score, lp, best)
+            if keep.sum() > self.FIXED_MAX * np.isfinite(lp.reduced).sum():
+                return None
+        else:
+            keep = core_pairs(lp, self.CORE_PAIRS)
         self._core_done += 1
-        budget = min(share * clock.limit, (0.8 if kind == "fixed" else 0.5) * clock.remaining())
+        budget = min(share * clock.limit, (0.8 if fixed else 0.5) * clock.remaining())
         if budget < 0.05:
             return None
-        from gabalance.relax import core_assignment, fixed_core, fixed_pairs
-
-        score = search.cost_engine().score
-        if kind == "fixed":
-            self._fixed_from = best
-            keep = fixed_pairs(score, search.lp, best)
-            if keep.sum() > self.FIXED_MAX * np.isfinite(search.lp.reduced).sum():
-                return None
-            x, proven = fixed_core(self.problem, score, search.lp, best, budget, keep)
-            self.optimal = proven
-        else:
-            x = core_assignment(self.problem, score, search.lp,
-                                best if feasible else search.lp.x, self.CORE_PAIRS, budget)
+        x, solved = solve_pairs(self.problem, score, keep, best if feasible else lp.x, budget)
+        self.optimal = fixed and solved
         if x is None:
+            self._barren = True
             return None
         obj, viol = search.evaluate(x[None])
         self.nfev += 1
-        return x, np.asarray(to_host(obj)), np.asarray(to_host(viol))
+        obj, viol = np.asarray(to_host(obj)), np.asarray(to_host(viol))
+        key = (float(viol[0]), float(obj[0]) * (-1.0 if self.sense == "max" else 1.0)
+               if viol[0] == 0 else 0.0)
+        self._barren = not solved and not key < self._key_of_best()
+        return x, obj, viol
 
     def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
         """Merge evaluated children into the population (elitist, without duplicates)."""
