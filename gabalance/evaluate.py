@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from gabalance.arrays import array_module, as_module, to_host
 from gabalance.backend import OBJECTIVE_CODES, get_backend, pack, resolve_backend
 from gabalance.problem import MAX_OBJECTIVES, Problem, ProblemError, mode_of
 
@@ -21,6 +23,8 @@ class Evaluation:
     ----------
     objective : ndarray, shape (P,), float64
         Objective of each individual, in the objective's own units (not negated for "max").
+        NumPy arrays, or CuPy arrays on the population's device when :func:`evaluate` was
+        given a CuPy population (so are ``violation``, ``start`` and ``finish``).
     violation : ndarray, shape (P,), float64
         Constraint violation (0 = feasible); see docs/model.md.
     objective_name : str
@@ -54,14 +58,23 @@ class Evaluation:
         return best_index(self.objective, self.violation, self.sense)
 
 
-def rank_order(objective: Any, violation: Any, sense: str = "min") -> np.ndarray:
+def rank_order(objective: Any, violation: Any, sense: str = "min") -> Any:
     """Indices sorting individuals best first: feasible before infeasible (by violation),
-    then by objective in its sense, ties by index (Deb 2000, feasibility rules)."""
-    objective = np.asarray(objective, dtype=np.float64)
-    violation = np.asarray(violation, dtype=np.float64)
+    then by objective in its sense, ties by index (Deb 2000, feasibility rules).
+
+    ``objective`` and ``violation`` (P,): array_like, or CuPy arrays, which are ranked on
+    their device (the indices come back there too), so that a generation on the GPU needs
+    no round trip to the host. Two stable sorts (by objective, then by violation) make the
+    order of ``lexsort((index, objective, violation))`` on both; NaN sorts last, and -0.0
+    ranks with 0.0.
+    """
+    xp = array_module(objective)
+    objective = xp.asarray(objective, dtype=xp.float64)
+    violation = as_module(xp, violation).astype(xp.float64, copy=False)
     signed = -objective if sense == "max" else objective
-    secondary = np.where(violation > 0, 0.0, signed)
-    return np.lexsort((np.arange(len(objective)), secondary, violation))
+    secondary = xp.where(violation > 0, 0.0, signed) + 0.0  # + 0.0: -0.0 becomes 0.0
+    first = xp.argsort(secondary, kind="stable")
+    return first[xp.argsort(violation[first] + 0.0, kind="stable")]
 
 
 def best_index(objective: Any, violation: Any, sense: str = "min") -> int:
@@ -86,7 +99,8 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
         raise ProblemError(f"objective {objective!r} can only be minimised")
 
     N, M = problem.n_tasks, problem.n_nodes
-    pop = np.asarray(population)
+    xp = array_module(population)  # a device population is checked where it lies
+    pop = xp.asarray(population)
     if pop.ndim == 1:
         pop = pop[None, :]
     if pop.ndim != 2 or pop.shape[1] != N:
@@ -95,34 +109,36 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
     if pop.shape[0] == 0:
         raise ProblemError("population is empty")
     if pop.dtype.kind not in "iu":
-        if pop.dtype.kind != "f" or not np.all(np.isfinite(pop)) or np.any(pop != np.round(pop)):
+        if pop.dtype.kind != "f" or not bool(xp.all(xp.isfinite(pop))) \
+                or bool(xp.any(pop != xp.round(pop))):
             raise ProblemError(f"population must hold integer node indices, got dtype "
                                f"{pop.dtype}")
         pop = pop.astype(np.int64)
     # one pass: seen as unsigned, negative indices are huge, so max() catches both ends
     unsigned = pop.view(pop.dtype.str.replace("i", "u")) if pop.dtype.kind == "i" else pop
-    if unsigned.max() >= M:
-        p, i = (int(v) for v in np.argwhere((pop < 0) | (pop >= M))[0])
-        raise ProblemError(f"population[{p}, {i}] = {pop[p, i]} (task {problem.task_names[i]!r})"
-                           f" is not a node index; the problem has {M} nodes")
-    pop = np.ascontiguousarray(pop, dtype=np.int32)
+    if int(unsigned.max()) >= M:
+        p, i = (int(v) for v in to_host(xp.argwhere((pop < 0) | (pop >= M))[0]))
+        raise ProblemError(f"population[{p}, {i}] = {int(pop[p, i])} (task "
+                           f"{problem.task_names[i]!r}) is not a node index; the problem has "
+                           f"{M} nodes")
+    pop = xp.ascontiguousarray(pop, dtype=np.int32)
     P = pop.shape[0]
 
     key_arr = None
     if mode == "schedule":
         if keys is None:
-            key_arr = np.zeros((P, N))
+            key_arr = xp.zeros((P, N))
         else:
-            key_arr = np.asarray(keys, dtype=np.float64)
+            key_arr = xp.asarray(keys, dtype=np.float64)
             if key_arr.ndim == 1:
                 key_arr = key_arr[None, :]
             if key_arr.shape != (P, N):
                 raise ProblemError(f"keys must have shape ({P}, {N}) like the population, "
                                    f"got shape {np.shape(keys)}")
-            if not np.all(np.isfinite(key_arr)):
-                p, i = (int(v) for v in np.argwhere(~np.isfinite(key_arr))[0])
+            if not bool(xp.all(xp.isfinite(key_arr))):
+                p, i = (int(v) for v in to_host(xp.argwhere(~xp.isfinite(key_arr))[0]))
                 raise ProblemError(f"keys[{p}, {i}] is not finite")
-            key_arr = np.ascontiguousarray(key_arr)
+            key_arr = xp.ascontiguousarray(key_arr)
     elif keys is not None:
         raise ProblemError(f"keys are only used in schedule mode; objective {objective!r} is a "
                            "placement objective")
@@ -136,7 +152,7 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
             raise ProblemError(f"schedule must be None, True, 'best' or indices, got {schedule!r}")
         rows = np.zeros(0, np.int64)  # resolved after evaluation
     else:
-        rows = np.unique(np.asarray(schedule, dtype=np.int64).ravel())
+        rows = np.unique(to_host(schedule).astype(np.int64).ravel())
         if rows.size and (rows[0] < 0 or rows[-1] >= P):
             raise ProblemError(f"schedule indices must lie in 0..{P - 1}")
     if mode == "placement" and rows.size:
@@ -160,7 +176,10 @@ def evaluate(
     ----------
     problem : Problem
     population : array_like, shape (P, N) or (N,), int
-        Node index of every task, one row per individual.
+        Node index of every task, one row per individual. A CuPy array stays on its device:
+        it is checked there, evaluated there by the cupy backend (any other backend works on
+        a host copy), and the result's arrays are CuPy arrays on the same device; NumPy in,
+        NumPy out.
     keys : array_like, shape (P, N) or (N,), float, optional
         Schedule mode: priority keys of the serial schedule generation (default all zero,
         i.e. ready tasks in index order).
@@ -182,6 +201,14 @@ def evaluate(
     pop, key_arr, objective, sense, mode, rows = _evaluate_iv(
         problem, population, keys, objective, sense, schedule)
     name = resolve_backend(backend)
+    if name != "cupy" and array_module(pop) is not np:  # the CPU backends want host arrays
+        device = array_module(pop)
+        res = evaluate(problem, to_host(pop), None if key_arr is None else to_host(key_arr),
+                       objective, sense=sense, backend=name, schedule=schedule)
+        on: dict[str, Any] = {k: None if getattr(res, k) is None
+                              else device.asarray(getattr(res, k))
+                              for k in ("objective", "violation", "start", "finish")}
+        return dataclasses.replace(res, **on)
     engine = get_backend(name)
     pk = pack(problem)
     code = OBJECTIVE_CODES[objective]
@@ -192,13 +219,12 @@ def evaluate(
         assert key_arr is not None  # _evaluate_iv makes keys in schedule mode
         obj, viol, start, finish = engine.schedule(pk, pop, key_arr, code, rows)
         if isinstance(schedule, str):  # "best": decode that one individual again
-            rows = np.array([best_index(obj, viol, sense)], np.int64)
-            _, _, start, finish = engine.schedule(pk, pop[rows], key_arr[rows], code,
+            b = best_index(obj, viol, sense)
+            rows = np.array([b], np.int64)
+            _, _, start, finish = engine.schedule(pk, pop[b:b + 1], key_arr[b:b + 1], code,
                                                   np.zeros(1, np.int64))
-    if name == "cupy":  # the public result holds host arrays
-        from gabalance.operators.variation import to_host
-
-        obj, viol = to_host(obj), to_host(viol)
-        start = None if start is None else to_host(start)
-        finish = None if finish is None else to_host(finish)
+    out = array_module(pop)  # the population's side: host in, host out; device stays
+    obj, viol = as_module(out, obj), as_module(out, viol)
+    start = None if start is None else as_module(out, start)
+    finish = None if finish is None else as_module(out, finish)
     return Evaluation(obj, viol, objective, sense, mode, name, rows, start, finish)

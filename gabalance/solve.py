@@ -326,7 +326,7 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
                                 "nfev": []}
 
     def record() -> None:
-        _, _, fun, viol = ga.best
+        fun, viol = ga.best_value  # scalars only: a device population stays where it is
         history["generation"].append(ga.generation)
         history["time"].append(clock.elapsed())
         history["best"].append(fun)

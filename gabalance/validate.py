@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gabalance.arrays import to_host
 from gabalance.problem import Problem, ProblemError
 
 __all__ = ["Validation", "validate"]
@@ -53,7 +54,7 @@ def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray,
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
     N, M = problem.n_tasks, problem.n_nodes
-    x = np.asarray(assignment)
+    x = to_host(assignment)  # a device array (CuPy) is checked on the host
     if x.shape != (N,):
         raise ProblemError(f"assignment must have shape ({N},), got shape {x.shape}")
     if x.dtype.kind not in "iu":
@@ -65,7 +66,7 @@ def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray,
                            f"node index; the problem has {M} nodes")
     s = None
     if start is not None:
-        s = np.asarray(start, dtype=np.float64)
+        s = to_host(start).astype(np.float64)
         if s.shape != (N,):
             raise ProblemError(f"start must have shape ({N},), got shape {s.shape}")
         if np.isnan(s).any():
@@ -94,7 +95,7 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
     ----------
     problem : Problem
     assignment : array_like, shape (N,), int
-        Node of each task.
+        Node of each task (NumPy or CuPy; a CuPy array is copied to the host).
     start : array_like, shape (N,), float, optional
         Start times. Without them the solution is a placement: the summed demand on each
         node must fit its capacity. With them it is a schedule: release times, dependencies

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gabalance as gb
 from gabalance import Problem, ProblemError, evaluate
@@ -62,6 +64,22 @@ def test_schedule_by_hand(backend):
     np.testing.assert_array_equal(ev.start[0], [4, 0, 8])
     ev = evaluate(p, [0, 1, 0], objective="weighted_completion", backend=backend)
     assert ev.objective[0] == 2 + 1 + 3
+
+
+_SPECIAL = st.sampled_from([0.0, -0.0, 1.0, 2.0, -1.0, 0.5, float("nan"), float("inf")])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(1, 25).flatmap(lambda n: st.tuples(
+    st.lists(_SPECIAL, min_size=n, max_size=n), st.lists(_SPECIAL, min_size=n, max_size=n))),
+    st.sampled_from(["min", "max"]))
+def test_rank_order_is_the_lexicographic_order(case, sense):
+    """The two stable sorts (which run on a device as they are) order like
+    lexsort((index, objective in its sense where feasible, violation)): ties, NaN, -0.0."""
+    obj, viol = (np.asarray(v, np.float64) for v in case)
+    signed = -obj if sense == "max" else obj
+    want = np.lexsort((np.arange(len(obj)), np.where(viol > 0, 0.0, signed), viol))
+    np.testing.assert_array_equal(gb.rank_order(obj, viol, sense), want)
 
 
 def test_rank_order():

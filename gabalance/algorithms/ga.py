@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from gabalance._params import DictRoundTrip
+from gabalance.arrays import to_host
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import rank_order
 from gabalance.operators.search import Search
@@ -52,7 +53,6 @@ from gabalance.operators.variation import (
     row_hash,
     select_survivors,
     standardize_keys,
-    to_host,
     tournament,
 )
 from gabalance.problem import Problem, mode_of
@@ -421,10 +421,11 @@ class GA(Searcher):
         return pop, keys
 
     def _rank(self) -> Any:
-        order = rank_order(to_host(self.objective), to_host(self.violation), self.sense)
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        return self.xp.asarray(rank)
+        xp = self.xp  # ranked where the population lives (no host round trip)
+        order = rank_order(self.objective, self.violation, self.sense)
+        rank = xp.empty(len(order), xp.int64)
+        rank[order] = xp.arange(len(order))
+        return rank
 
     # ------------------------------------------------------------------ init / ask / tell
     def init(self, initial: Any = None, initial_keys: Any = None,
@@ -514,14 +515,16 @@ class GA(Searcher):
                 or self._barren:
             return None
         feasible = float(self.violation[0]) == 0
-        best = to_host(self.pop[0]).astype(np.int32)
         if self._core_done == 0:
             share = self.CORE_SHARE
         elif feasible and (self._since_improved >= self.STALL
-                           or clock.elapsed() >= self.FIXED_AT * clock.limit) \
-                and (self._fixed_from is None or not np.array_equal(best, self._fixed_from)):
+                           or clock.elapsed() >= self.FIXED_AT * clock.limit):
             share = self.FIXED_SHARE
         else:
+            return None
+        best = to_host(self.pop[0]).astype(np.int32)  # only when a move may be due
+        if self._core_done > 0 and self._fixed_from is not None \
+                and np.array_equal(best, self._fixed_from):
             return None
         from gabalance.relax import core_pairs, fixed_pairs, solve_pairs
 
@@ -588,6 +591,11 @@ class GA(Searcher):
             self.keys = xp.concatenate([self.keys[:keep], keys])
         self._select(self.pop, self.keys, self.objective, self.violation)
         self._since_improved = 0
+
+    @property
+    def best_value(self) -> tuple[float, float]:
+        """``(objective, violation)`` of the best individual: two scalars from the device."""
+        return float(self.objective[0]), float(self.violation[0])
 
     @property
     def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:

@@ -45,10 +45,11 @@ import numpy as np
 
 from gabalance._params import DictRoundTrip
 from gabalance.algorithms.ga import Searcher
+from gabalance.arrays import to_host
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import rank_order
 from gabalance.operators.search import Search
-from gabalance.operators.variation import standardize_keys, to_host
+from gabalance.operators.variation import standardize_keys
 from gabalance.problem import Problem
 
 __all__ = ["PSO", "PSOParams"]
@@ -347,6 +348,12 @@ class PSO(Searcher):
             self.pos_x = self.search.sampler.encode(self.pop)
             self.vel_x[moved] = 0.0
         self._since_improved = 0
+
+    @property
+    def best_value(self) -> tuple[float, float]:
+        """``(objective, violation)`` of the swarm's best: two scalars from the device."""
+        b = self._best_index()
+        return float(self.best_objective[b]), float(self.best_violation[b])
 
     @property
     def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:

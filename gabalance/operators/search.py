@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from gabalance.arrays import to_host
 from gabalance.backend import OBJECTIVE_CODES, Packed, get_backend, pack
-from gabalance.operators.variation import AllowedSampler, standardize_keys, to_host
+from gabalance.operators.variation import AllowedSampler, standardize_keys
 from gabalance.problem import Problem, mode_of
 
 
@@ -206,13 +207,13 @@ class Search:
         if self.incremental:
             rec = self.cost_engine()
             unit = self.penalty_unit()
-            w0 = np.maximum(0.1, to_host(rng.random(pop.shape[0])) * 2 * oscillation) * unit
+            xp = self.xp  # drawn where the population lives
+            w0 = xp.maximum(0.1, rng.random(pop.shape[0]) * 2 * oscillation) * unit
             self.be.search_cost(rec, pop, orders, w0, unit, rounds, max(1, passes))
             return self.be.placement(self.pk, pop, self.code)
         weights = None
         if oscillation > 0 and self.code == 0:
-            weights = to_host(rng.random(pop.shape[0])) * (2 * oscillation
-                                                           * self.penalty_unit())
+            weights = rng.random(pop.shape[0]) * (2 * oscillation * self.penalty_unit())
         self.be.improve_placement(self.pk, pop, orders, self.code, self.sign, passes, weights)
         return self.be.placement(self.pk, pop, self.code)
 

@@ -234,11 +234,6 @@ def select_survivors(xp: Any, objective: Any, violation: Any, hashes: Any, n: in
     _, first = xp.unique(hashes, return_index=True)
     distinct = xp.zeros(hashes.shape[0], bool)
     distinct[first] = True
-    order = xp.asarray(rank_order(to_host(objective), to_host(violation), sense))
+    order = xp.asarray(rank_order(objective, violation, sense))
     order = xp.concatenate([order[distinct[order]], order[~distinct[order]]])
     return order[:n]
-
-
-def to_host(a: Any) -> np.ndarray:
-    """A numpy copy of a numpy or cupy array (cupy arrays have ``get``)."""
-    return a.get() if hasattr(a, "get") else np.asarray(a)
