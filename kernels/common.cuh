@@ -30,6 +30,15 @@ typedef unsigned char u8;
 
 #define GB_INF (__longlong_as_double(0x7ff0000000000000LL))
 
+// The block's dynamic shared memory (size given at launch), 16-byte aligned bytes. Under the
+// host shim of the tests it is the shim's per-block buffer.
+#ifdef GB_HOST_SHIM
+#define GB_SHARED_BYTES gb_shim_shared
+#else
+extern __shared__ __align__(16) unsigned char gb_shared_bytes[];
+#define GB_SHARED_BYTES gb_shared_bytes
+#endif
+
 // Runtime of task i on node j.
 __device__ __forceinline__ double gb_runtime(int has_runtime, const double* runtime,
                                              const double* duration, const double* speed,

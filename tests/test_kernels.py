@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from gabalance.backend import OBJECTIVE_CODES, pack
 from gabalance.backend import _cupy as cu
 from gabalance.backend import _numpy as ref
-from gabalance.backend._launch import BLOCK, KERNELS, grid_1d, options, pack_args
+from gabalance.backend._launch import (
+    BLOCK,
+    KERNELS,
+    SHARED_LIMIT,
+    grid_1d,
+    options,
+    pack_args,
+    placement_launch,
+)
 
 import cuda_host
 from strategies import placement_cases, schedule_cases
@@ -58,6 +66,46 @@ def test_placement_kernel_equals_numpy(case):
         else:
             np.testing.assert_allclose(viol, want_viol, rtol=1e-12, atol=0)
         np.testing.assert_allclose(obj, want_obj, rtol=1e-12, atol=0)
+
+
+def test_placement_launch_shape():
+    """The block fits its tile and loads in the shared limit; a wide problem falls back to
+    global loads; a small population does not get a wider block than a warp needs."""
+    b, shared, in_shared = placement_launch(65536, 20, 1, 0, 8)
+    assert (b, in_shared) == (128, True) and shared <= SHARED_LIMIT
+    assert shared == 128 * 33 * 4 + 20 * 128 * 8
+    assert placement_launch(3, 20, 1, 0, 8)[0] == 32
+    b, shared, in_shared = placement_launch(65536, 2000, 3, 2, 8)
+    assert (b, in_shared) == (128, False) and shared == 128 * 33 * 4
+    b, _, in_shared = placement_launch(65536, 60, 1, 2, 8)  # 128 threads do not fit: 64
+    assert (b, in_shared) == (64, True)
+
+
+@host
+@pytest.mark.parametrize("shared_loads", [True, False])
+@pytest.mark.parametrize("integer", [True, False])
+def test_placement_kernel_blocks_tiles_and_global_loads(monkeypatch, shared_loads, integer):
+    """Several blocks, tasks over several tiles, a last partial block and tile, loads in
+    shared or (forced) global memory: the numba kernel's values exactly."""
+    from gabalance.backend import _numba as nb
+    from gabalance.generate import gap_like
+
+    if not shared_loads:
+        monkeypatch.setattr(cu, "placement_launch", lambda P, M, K, code, size: (
+            64, 64 * 33 * 4, False))
+    problem = gap_like(7, 77, kind="d", seed=2)
+    if not integer:
+        problem = problem.replace(capacity=problem.capacity * 1.0 + 0.25,
+                                  demand=problem.demand * 1.0 + 0.125)
+    rng = np.random.default_rng(0)
+    pop = rng.integers(0, problem.n_nodes, (150, problem.n_tasks)).astype(np.int32)
+    pk = pack(problem)
+    for objective in ("cost", "max_utilization", "nodes_used", "imbalance"):
+        code = OBJECTIVE_CODES[objective]
+        want = nb.placement(pk, pop, code)
+        got = cu.placement(pk, pop, code, runner=cuda_host.runner, xp=np)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 # --------------------------------------------------------------------------- schedule

@@ -165,11 +165,12 @@ def test_search_kernel_gap_like_moves_and_writes_back():
                        runner=cuda_host.runner, xp=np)
     seen = []
 
-    def spy(name, threads, args, int_data, int_cost):
-        seen.append(([kind for kind, _ in args], threads, int_data, int_cost))
+    def spy(name, threads, args, int_data, int_cost, **launch):
+        seen.append(([kind for kind, _ in args], threads, int_data, int_cost, launch))
 
     cu.search_cost(rec, pop.copy(), orders, w0, unit, 1, 1, runner=spy, xp=np)
-    assert seen == [([kind for _, kind in KERNELS["gb_search_cost"][1]], 7, True, False)]
+    assert seen == [([kind for _, kind in KERNELS["gb_search_cost"][1]], 7 * 32, True, False,
+                     {"cooperative": True})]  # one warp per individual
 
 
 @host
@@ -211,6 +212,8 @@ HAVE_GPU = be.gpu_status()[0]
 
 
 @pytest.mark.gpu
+@pytest.mark.usefixtures("gpu_warm")
+@pytest.mark.timeout(120, method="thread")
 @pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
 @pytest.mark.parametrize("seed", range(6))
 def test_cupy_search_cost_equals_numba(seed):

@@ -1,12 +1,14 @@
 """The CuPy backend: the CUDA kernels of ``kernels/`` on an NVIDIA GPU.
 
-Every kernel is the GPU twin of a Numba kernel of the same shape (``_numba.py``): one
-thread per individual running the same loop, so the two backends agree exactly on integer
-data and to the last bit on float data (the sources are compiled with ``--fmad=false``).
+Every kernel is the GPU twin of a Numba kernel of the same shape (``_numba.py``,
+``_numba_search.py``): each individual's sums in the same order (one thread per individual,
+reading through shared-memory tiles in evaluation; one warp per individual in the cost
+search, docs/gpu.md), so the two backends agree exactly on integer data and to the last bit
+on float data (the sources are compiled with ``--fmad=false``).
 The sources are compiled once per process and data-type variant with NVRTC
 (``cupy.RawModule``; CuPy also caches the binaries on disk). The problem's arrays go to the
 device once and stay there (cached on the packed problem); populations may be given as
-NumPy or CuPy arrays, and results come back as CuPy arrays.
+NumPy or CuPy arrays, and results come back where the population came from.
 
 The functions that build each kernel's arguments take the array module as a parameter, so
 the tests run them with NumPy against the kernels compiled for the host
@@ -23,14 +25,26 @@ from typing import Any
 import numpy as np
 
 from gabalance.backend import Packed, score_matrix, transposed
-from gabalance.backend._launch import KERNELS, grid_1d, options, pack_args, variant
+from gabalance.backend._launch import (
+    BLOCK,
+    KERNELS,
+    WARP,
+    grid_1d,
+    options,
+    pack_args,
+    placement_launch,
+    variant,
+)
 
 __all__ = ["device_info", "improve_args", "improve_placement", "placement", "placement_args",
            "problem_arrays",
            "schedule", "schedule_args", "search_cost"]
 
-#: a runner launches one kernel: (name, number of threads, [(kind, value)], int_data, int_cost)
-Runner = Callable[[str, int, list[tuple[str, Any]], bool, bool], None]
+#: a runner launches one kernel: (name, number of threads, [(kind, value)], int_data,
+#: int_cost), and as keywords ``block`` (threads per block), ``shared`` (dynamic shared
+#: bytes) and ``cooperative`` (the threads of a block work together: the host harness runs
+#: them at once)
+Runner = Callable[..., None]
 
 _MODULES: dict[tuple[str, bool, bool], Any] = {}
 
@@ -91,8 +105,10 @@ def _module(source: str, int_data: bool, int_cost: bool) -> Any:
 
 
 def _device_runner(name: str, threads: int, args: list[tuple[str, Any]], int_data: bool,
-                   int_cost: bool) -> None:
-    """Launch kernel ``name`` on the current device, one thread per individual."""
+                   int_cost: bool, block: int = BLOCK, shared: int = 0,
+                   cooperative: bool = False) -> None:
+    """Launch kernel ``name`` on the current device: ``threads`` threads in blocks of
+    ``block``, with ``shared`` bytes of dynamic shared memory per block."""
     if threads == 0:
         return
     source, _ = KERNELS[name]
@@ -104,8 +120,8 @@ def _device_runner(name: str, threads: int, args: list[tuple[str, Any]], int_dat
         fn = _FUNCTIONS[key] = _module(source, int_data, int_cost).get_function(name)
         COMPILE_SECONDS += time.perf_counter() - t0
     conv = {"ptr": lambda v: v, "i32": np.int32, "f64": np.float64}
-    grid, block = grid_1d(threads)
-    fn((grid,), (block,), tuple(conv[kind](v) for kind, v in args))
+    grid, block = grid_1d(threads, block)
+    fn((grid,), (block,), tuple(conv[kind](v) for kind, v in args), shared_mem=shared)
 
 
 def problem_arrays(pk: Packed, xp: Any) -> dict[str, Any]:
@@ -149,29 +165,35 @@ def _shape(pk: Packed) -> dict[str, int]:
 
 
 def placement_args(pk: Packed, pop: Any, code: int, xp: Any
-                   ) -> tuple[list[tuple[str, Any]], Any, Any]:
-    """Arguments of ``gb_placement`` and its two outputs (objective, violation)."""
+                   ) -> tuple[list[tuple[str, Any]], Any, Any, tuple[int, int]]:
+    """Arguments of ``gb_placement``, its two outputs (objective, violation) and its launch
+    (threads per block, dynamic shared bytes)."""
     a = problem_arrays(pk, xp)
     pop = xp.ascontiguousarray(xp.asarray(pop, dtype=np.int32))
     P = pop.shape[0]
     s = _shape(pk)
+    M, K = s["M"], s["K"]
+    block, shared, in_shared = placement_launch(P, M, K, code, a["capacity"].dtype.itemsize)
     out_obj, out_viol = xp.empty(P), xp.empty(P)
+    scratch = 1 if in_shared else P  # loads and used flags in global memory otherwise
     values = dict(
         pop=pop, P=P, **s, capacity=a["capacity"], demand=a["demand"], scale=a["scale"],
         has_runtime=int(pk.has_runtime), runtime=a["runtime"], duration=a["duration"],
         speed=a["speed"], has_cost=int(pk.has_cost), cost=a["cost"], elig_mode=pk.elig_mode,
         allowed=a["allowed"], group_ok=a["group_ok"], task_group=a["task_group"], code=code,
-        load=xp.empty((P, s["M"] * s["K"]), a["capacity"].dtype),
-        used=xp.empty((P, s["M"]), np.uint8), out_obj=out_obj, out_viol=out_viol)
-    return pack_args("gb_placement", values), out_obj, out_viol
+        in_shared=int(in_shared), load=xp.empty(scratch * M * K, a["capacity"].dtype),
+        used=xp.empty(scratch * M if code == 2 else 1, np.uint8), out_obj=out_obj,
+        out_viol=out_viol)
+    return pack_args("gb_placement", values), out_obj, out_viol, (block, shared)
 
 
 def placement(pk: Packed, pop: Any, code: int, runner: Runner | None = None,
               xp: Any = None) -> tuple[Any, Any]:
     """Placement objective and violation of every individual (see ``_numba.placement``)."""
     xp = xp if xp is not None else _cupy()
-    args, obj, viol = placement_args(pk, pop, code, xp)
-    (runner or _device_runner)("gb_placement", int(obj.shape[0]), args, *_variant(pk))
+    args, obj, viol, (block, shared) = placement_args(pk, pop, code, xp)
+    (runner or _device_runner)("gb_placement", int(obj.shape[0]), args, *_variant(pk),
+                               block=block, shared=shared)
     return like(pop, obj), like(pop, viol)
 
 
@@ -328,8 +350,9 @@ def search_cost(rec: Any, pop: Any, orders: Any, w0: Any, unit: float, rounds: i
         prv=xp.empty((P, N), np.int32), dirty=xp.empty((P, N), np.uint8),
         best=xp.empty((P, N), np.int32))
     int_data, _ = variant(a["capacity"].dtype)
-    (runner or _device_runner)("gb_search_cost", P, pack_args("gb_search_cost", values),
-                               int_data, False)
+    # one warp per individual (kernels/search.cu)
+    (runner or _device_runner)("gb_search_cost", P * WARP, pack_args("gb_search_cost", values),
+                               int_data, False, cooperative=True)
     if work is not pop:
         pop[...] = like(pop, work)
     return like(pop, moves)

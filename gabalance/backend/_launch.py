@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLOCK", "KERNELS", "grid_1d", "options", "pack_args", "variant"]
+__all__ = ["BLOCK", "KERNELS", "SHARED_LIMIT", "WARP", "grid_1d", "options", "pack_args",
+           "placement_launch", "variant"]
 
 #: threads per block of the one-thread-per-individual kernels
 BLOCK = 128
+#: threads of a warp (the cooperative kernels give each individual one warp)
+WARP = 32
 
 #: kernel name -> (source file, [(argument, kind)]); kinds: "ptr" (a device array),
 #: "i32" (int), "f64" (double)
@@ -23,8 +26,8 @@ KERNELS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("Md", "i32"), ("capacity", "ptr"), ("demand", "ptr"), ("scale", "ptr"),
         ("has_runtime", "i32"), ("runtime", "ptr"), ("duration", "ptr"), ("speed", "ptr"),
         ("has_cost", "i32"), ("cost", "ptr"), ("elig_mode", "i32"), ("allowed", "ptr"),
-        ("group_ok", "ptr"), ("task_group", "ptr"), ("code", "i32"), ("load", "ptr"),
-        ("used", "ptr"), ("out_obj", "ptr"), ("out_viol", "ptr")]),
+        ("group_ok", "ptr"), ("task_group", "ptr"), ("code", "i32"), ("in_shared", "i32"),
+        ("load", "ptr"), ("used", "ptr"), ("out_obj", "ptr"), ("out_viol", "ptr")]),
     "gb_improve_placement": ("improve.cu", [
         ("pop", "ptr"), ("orders", "ptr"), ("P", "i32"), ("N", "i32"), ("M", "i32"),
         ("K", "i32"), ("Md", "i32"), ("capacity", "ptr"), ("demand", "ptr"),
@@ -79,6 +82,36 @@ def grid_1d(n: int, block: int = BLOCK) -> tuple[int, int]:
     if block < 1 or block > 1024:
         raise ValueError(f"threads per block must be in 1..1024, got {block}")
     return max(1, -(-n // block)), block
+
+
+#: dynamic shared memory a launch may ask for without opting in (bytes, every CUDA device)
+SHARED_LIMIT = 48 * 1024
+#: tasks per shared-memory tile of the population in ``gb_placement`` (GB_TILE there)
+PLACEMENT_TILE = 32
+
+
+def placement_launch(P: int, M: int, K: int, code: int, data_itemsize: int
+                     ) -> tuple[int, int, bool]:
+    """Launch shape of ``gb_placement``: (threads per block, dynamic shared bytes, whether
+    each thread's loads (and used flags for ``nodes_used``, code 2) are in shared memory).
+
+    The block is the largest of 128, 64 and 32 threads whose tile and loads fit in
+    :data:`SHARED_LIMIT`, but no wider than the population needs (rounded up to a warp);
+    when none fits, the loads go to global memory and the block keeps 128 threads.
+    """
+    def tile(b: int) -> int:
+        return (b * (PLACEMENT_TILE + 1) + 1) // 2 * 2 * 4
+
+    def need(b: int) -> int:
+        return tile(b) + M * K * b * data_itemsize + (M * b if code == 2 else 0)
+
+    cap = max(32, -(-max(P, 1) // 32) * 32)
+    for b in (128, 64, 32):
+        b = min(b, cap)
+        if need(b) <= SHARED_LIMIT:
+            return b, need(b), True
+    b = min(BLOCK, cap)
+    return b, tile(b), False
 
 
 def pack_args(name: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
