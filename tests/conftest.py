@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import settings
 
 # the benchmark suite (package `bench` at the repository root) is tested too; appended, so an
@@ -14,6 +15,19 @@ sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def gpu_warm() -> None:
+    """Compile the device kernels (NVRTC) and their numba twins once per test run, before
+    the first device test, so that no single test pays for it under its timeout."""
+    import gabalance as gb
+    from gabalance.generate import gap_like
+
+    problem = gap_like(3, 12, seed=0)
+    for backend in ("numba", "cupy"):
+        gb.solve(problem, "cost", backend=backend, max_generations=1, seed=0,
+                 params=gb.GAParams(population=4))
 
 
 # --------------------------------------------------------------------------- numba signatures

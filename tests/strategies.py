@@ -14,11 +14,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from gabalance.problem import Problem
 
 import naive
+
+#: hypothesis settings of the tests that run on a CUDA device: a fixed set of examples and no
+#: shrinking (a failure on the device is reported as found, not searched for minutes)
+GPU_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+                        phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 __all__ = [
     "LABELS",

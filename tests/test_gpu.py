@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 import gabalance as gb
 from gabalance import backend as be
@@ -26,11 +26,14 @@ from gabalance.backend._launch import KERNELS, options
 from gabalance.cli import main
 from gabalance.generate import gap_like
 
-from strategies import placement_cases, schedule_cases
+from strategies import GPU_SETTINGS, placement_cases, schedule_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_GPU = be.gpu_status()[0]
-gpu = pytest.mark.gpu
+#: device tests: marked, warmed once per run, and ended by a thread timeout (a hung kernel
+#: launch cannot be interrupted by a signal)
+gpu = [pytest.mark.gpu, pytest.mark.usefixtures("gpu_warm"),
+       pytest.mark.timeout(120, method="thread")]
 needs_gpu = pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
 
 
@@ -40,6 +43,15 @@ def fresh_gpu_status():
     saved = be._GPU
     yield
     be._GPU = saved
+
+
+def mark(marks):
+    """Apply a list of pytest marks."""
+    def apply(fn):
+        for m in reversed(marks):
+            fn = m(fn)
+        return fn
+    return apply
 
 
 def _raises(message):
@@ -130,9 +142,9 @@ def test_wheel_ships_the_kernels(tmp_path):
 # --------------------------------------------------------------------------- on a device
 
 
-@gpu
+@mark(gpu)
 @needs_gpu
-@settings(max_examples=40, deadline=None, derandomize=True)
+@GPU_SETTINGS
 @given(placement_cases(max_p=8))
 def test_cupy_placement_equals_numpy(case):
     from gabalance.backend import _cupy as cu
@@ -150,9 +162,9 @@ def test_cupy_placement_equals_numpy(case):
             np.testing.assert_array_equal(got[1], want[1])
 
 
-@gpu
+@mark(gpu)
 @needs_gpu
-@settings(max_examples=40, deadline=None, derandomize=True)
+@GPU_SETTINGS
 @given(schedule_cases(max_p=8))
 def test_cupy_schedule_equals_numpy(case):
     from gabalance.backend import _cupy as cu
@@ -168,9 +180,9 @@ def test_cupy_schedule_equals_numpy(case):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)
 
 
-@gpu
+@mark(gpu)
 @needs_gpu
-@settings(max_examples=40, deadline=None, derandomize=True)
+@GPU_SETTINGS
 @given(placement_cases(max_p=8))
 def test_cupy_improve_equals_numba(case):
     from gabalance.backend import _cupy as cu
@@ -189,7 +201,7 @@ def test_cupy_improve_equals_numba(case):
             np.testing.assert_array_equal(got, want)
 
 
-@gpu
+@mark(gpu)
 @needs_gpu
 def test_ga_runs_on_the_device_and_reproduces():
     p = gap_like(10, 60, kind="c", seed=3)
@@ -203,3 +215,39 @@ def test_ga_runs_on_the_device_and_reproduces():
 
     s = gb.solve(examples.load("scenario"), backend="cupy", max_generations=20, seed=0)
     assert s.success and s.fun == 110.0
+
+
+@mark(gpu)
+@needs_gpu
+def test_evaluate_and_validate_take_device_arrays():
+    """CuPy in, CuPy out (on the cupy backend and, through a host copy, on numba); the
+    checks run on the device array and name the offending entry; NumPy in, NumPy out."""
+    import cupy
+
+    from gabalance import examples
+
+    p = gap_like(5, 30, kind="c", seed=1)
+    rng = np.random.default_rng(0)
+    pop = rng.integers(0, p.n_nodes, (16, p.n_tasks)).astype(np.int32)
+    want = gb.evaluate(p, pop, objective="cost", backend="numba")
+    for backend in ("cupy", "numba"):
+        ev = gb.evaluate(p, cupy.asarray(pop), objective="cost", backend=backend)
+        assert isinstance(ev.objective, cupy.ndarray) and isinstance(ev.violation, cupy.ndarray)
+        np.testing.assert_allclose(ev.objective.get(), want.objective, rtol=1e-12)
+        np.testing.assert_array_equal(ev.violation.get(), want.violation)
+    assert isinstance(gb.evaluate(p, pop, objective="cost", backend="cupy").objective,
+                      np.ndarray)
+    bad = cupy.asarray(pop)
+    bad[3, 7] = p.n_nodes
+    with _raises(f"population[3, 7] = {p.n_nodes} (task {p.task_names[7]!r}) is not a node "
+                 f"index; the problem has {p.n_nodes} nodes"):
+        gb.evaluate(p, bad, objective="cost", backend="cupy")
+    s = examples.load("scenario")
+    x = np.zeros((4, s.n_tasks), np.int32)
+    keys = rng.random((4, s.n_tasks))
+    host = gb.evaluate(s, x, keys, objective="makespan", backend="numba", schedule="best")
+    dev = gb.evaluate(s, cupy.asarray(x), cupy.asarray(keys), objective="makespan",
+                      backend="cupy", schedule="best")
+    assert isinstance(dev.start, cupy.ndarray)
+    np.testing.assert_allclose(dev.start.get(), host.start, rtol=1e-12)
+    assert gb.validate(p, cupy.asarray(pop[0])).ok == gb.validate(p, pop[0]).ok
