@@ -1,11 +1,18 @@
 // Placement repair and local improvement: every individual of a population, in place.
 //
-// Thread mapping: one thread per individual (p = blockIdx.x * blockDim.x + threadIdx.x)
+// Thread mapping: one warp per individual (p = global thread index / 32, lane = index % 32)
 // running exactly _improve_one of gabalance/backend/_numba.py on its row pop[p], visiting
 // the tasks in orders[p]: the same phases, candidates, scan orders, ties and float
 // operations in the same order (compile with --fmad=false), so the moves - decisions taken
 // on comparisons of sums - are those of the CPU backends, for integer and float data. Every
 // Numba helper has a __device__ twin below, named after it (_overflow -> overflow, ...).
+//
+// The O(N^2) scans of the cost objective (swap partners, ejection-chain partners, the
+// oscillation phase's swaps, and every task's alternative node) are split over the lanes:
+// lane l takes partners l, l + 32, ..., keeps its best by (delta, index), and a shuffle
+// reduction picks the warp's best with the sequential rule (lowest delta, then lowest
+// index: the first found by a strict <). Lane 0 makes every move; the warp synchronises
+// before the state is read again. The phases with O(N * M) scans run on lane 0 alone.
 //
 // Arguments (see KERNELS["gb_improve_placement"] in gabalance/backend/_launch.py):
 //   pop (P, N) int32, read and rewritten; orders (P, N) int64, read only;
@@ -140,20 +147,41 @@ __device__ __forceinline__ double swapped_overflow(const Prob& q, const data_t* 
     return total;
 }
 
+constexpr int WARP = 32;
+constexpr int NONE = 0x7fffffff;
+constexpr unsigned FULL = 0xffffffffu;
+
+// The warp's best (d, idx): lowest d, then lowest idx (NONE: no candidate); every lane
+// gets it.
+__device__ __forceinline__ void warp_best(double* d, int* idx) {
+    for (int off = WARP / 2; off > 0; off /= 2) {
+        const double od = __shfl_down_sync(FULL, *d, off);
+        const int oi = __shfl_down_sync(FULL, *idx, off);
+        if (od < *d || (od == *d && oi < *idx)) {
+            *d = od;
+            *idx = oi;
+        }
+    }
+    *d = __shfl_sync(FULL, *d, 0);
+    *idx = __shfl_sync(FULL, *idx, 0);
+}
+
 // Swap moves (cost): each task a exchanges nodes with the partner b that lowers the score
-// most while both nodes keep within capacity. Returns whether a swap was made.
-__device__ bool swaps(const Prob& q, int* x, const i64* order, data_t* load, double* cur) {
+// most while both nodes keep within capacity. Returns whether a swap was made (every lane).
+__device__ bool swaps(const Prob& q, int* x, const i64* order, data_t* load, double* cur,
+                      int lane) {
     const int N = q.N, M = q.M, K = q.K;
     const bool per = q.Md > 1;
-    for (int b = 0; b < N; ++b) cur[b] = score(q, b, x[b]);
+    for (int b = lane; b < N; b += WARP) cur[b] = score(q, b, x[b]);
+    __syncwarp();
     bool swapped = false;
     for (int ta = 0; ta < N; ++ta) {
         const int a = (int)order[ta];
         const int ja = x[a];
         const double ca = cur[a];
-        int best = -1;
+        int best = NONE;
         double b_d = 0.0;
-        for (int b = 0; b < N; ++b) {
+        for (int b = lane; b < N; b += WARP) {
             const int jb = x[b];
             if (jb == ja) continue;
             double d;
@@ -189,55 +217,64 @@ __device__ bool swaps(const Prob& q, int* x, const i64* order, data_t* load, dou
                 }
             }
         }
-        if (best >= 0) {
-            const int jb = x[best];
-            move(q, load, x, a, jb);
-            move(q, load, x, best, ja);
-            cur[a] = score(q, a, jb);
-            cur[best] = score(q, best, ja);
+        warp_best(&b_d, &best);
+        if (best != NONE) {
+            if (lane == 0) {
+                const int jb = x[best];
+                move(q, load, x, a, jb);
+                move(q, load, x, best, ja);
+                cur[a] = score(q, a, jb);
+                cur[best] = score(q, best, ja);
+            }
+            __syncwarp();
             swapped = true;
         }
     }
     return swapped;
 }
 
-// Shift and swap descent on score + weight * scaled overload (oscillation phase).
+// Shift and swap descent on score + weight * scaled overload (oscillation phase): the
+// shifts on lane 0, the swap partners over the lanes.
 __device__ void penalized(const Prob& q, int* x, const i64* order, data_t* load,
-                          double weight, int passes) {
+                          double weight, int passes, int lane) {
     const int N = q.N, M = q.M;
     for (int it = 0; it < passes; ++it) {
-        bool improved = false;
-        for (int t = 0; t < N; ++t) {
-            const int i = (int)order[t];
-            const int src = x[i];
-            const double base = score(q, i, src);
-            const double rel = overflow(q, load, src, true, i, -1)
-                               - overflow(q, load, src, false, i, 0);
-            int best = -1;
-            double b_d = 0.0;
-            for (int j = 0; j < M; ++j) {
-                if (j == src || !ok(q, i, j)) continue;
-                const double d = (score(q, i, j) - base)
-                                 + weight * (rel + overflow(q, load, j, true, i, 1)
-                                             - overflow(q, load, j, false, i, 0));
-                if (d < b_d) {
-                    best = j;
-                    b_d = d;
+        int improved = 0;
+        if (lane == 0) {
+            for (int t = 0; t < N; ++t) {
+                const int i = (int)order[t];
+                const int src = x[i];
+                const double base = score(q, i, src);
+                const double rel = overflow(q, load, src, true, i, -1)
+                                   - overflow(q, load, src, false, i, 0);
+                int best = -1;
+                double b_d = 0.0;
+                for (int j = 0; j < M; ++j) {
+                    if (j == src || !ok(q, i, j)) continue;
+                    const double d = (score(q, i, j) - base)
+                                     + weight * (rel + overflow(q, load, j, true, i, 1)
+                                                 - overflow(q, load, j, false, i, 0));
+                    if (d < b_d) {
+                        best = j;
+                        b_d = d;
+                    }
+                }
+                if (best >= 0) {
+                    move(q, load, x, i, best);
+                    improved = 1;
                 }
             }
-            if (best >= 0) {
-                move(q, load, x, i, best);
-                improved = true;
-            }
         }
+        __syncwarp();  // lane 0's moves are seen by every lane
+        improved = __shfl_sync(FULL, improved, 0);
         for (int t = 0; t < N; ++t) {  // swaps, partners by index
             const int a = (int)order[t];
             const int ja = x[a];
             const double ca = score(q, a, ja);
             const double old_a = overflow(q, load, ja, false, a, 0);
-            int best = -1;
+            int best = NONE;
             double b_d = 0.0;
-            for (int b = 0; b < N; ++b) {
+            for (int b = lane; b < N; b += WARP) {
                 const int jb = x[b];
                 if (jb == ja) continue;
                 double d = (score(q, a, jb) + score(q, b, ja)) - (ca + score(q, b, jb));
@@ -250,11 +287,15 @@ __device__ void penalized(const Prob& q, int* x, const i64* order, data_t* load,
                     b_d = d;
                 }
             }
-            if (best >= 0) {
-                const int jb = x[best];
-                move(q, load, x, a, jb);
-                move(q, load, x, best, ja);
-                improved = true;
+            warp_best(&b_d, &best);
+            if (best != NONE) {
+                if (lane == 0) {
+                    const int jb = x[best];
+                    move(q, load, x, a, jb);
+                    move(q, load, x, best, ja);
+                }
+                __syncwarp();
+                improved = 1;
             }
         }
         if (!improved) break;
@@ -283,17 +324,19 @@ __device__ void alternative(const Prob& q, int b, const int* x, const data_t* lo
 // Ejection chains of length two: task a moves to the node j of task b, and b leaves j for
 // its best other node with room. Returns whether a chain was applied.
 __device__ bool chains(const Prob& q, int* x, const i64* order, data_t* load, int* alt_node,
-                       double* alt_sc, double* alt_delta) {
+                       double* alt_sc, double* alt_delta, int lane) {
     const int N = q.N, K = q.K;
-    for (int b = 0; b < N; ++b) alternative(q, b, x, load, alt_node, alt_sc, alt_delta);
+    for (int b = lane; b < N; b += WARP)
+        alternative(q, b, x, load, alt_node, alt_sc, alt_delta);
+    __syncwarp();
     bool applied = false;
     for (int ta = 0; ta < N; ++ta) {
         const int a = (int)order[ta];
         const int src = x[a];
         const double ca = score(q, a, src);
-        int best = -1;
+        int best = NONE;
         double b_g = 0.0;
-        for (int b = 0; b < N; ++b) {  // partners by index: the lowest index among equals
+        for (int b = lane; b < N; b += WARP) {  // partners by index: the lowest among equals
             const int j = x[b];
             if (j == src || alt_node[b] < 0) continue;
             const double g = (score(q, a, j) - ca) + alt_delta[b];
@@ -312,15 +355,20 @@ __device__ bool chains(const Prob& q, int* x, const i64* order, data_t* load, in
                 }
             }
         }
-        if (best >= 0) {
+        warp_best(&b_g, &best);
+        if (best != NONE) {
             const int j = x[best];
             const int dest = alt_node[best];
-            move(q, load, x, best, dest);
-            move(q, load, x, a, j);
+            __syncwarp();  // every lane has read them
+            if (lane == 0) {
+                move(q, load, x, best, dest);
+                move(q, load, x, a, j);
+            }
+            __syncwarp();
             applied = true;
             // update the alternatives for the loads that changed (src lost a, j swapped a
-            // for b, dest gained b)
-            for (int t = 0; t < N; ++t) {
+            // for b, dest gained b); each lane its own tasks
+            for (int t = lane; t < N; t += WARP) {
                 if (t == a || t == best || alt_node[t] == dest || alt_node[t] == j) {
                     alternative(q, t, x, load, alt_node, alt_sc, alt_delta);
                     continue;
@@ -338,6 +386,7 @@ __device__ bool chains(const Prob& q, int* x, const i64* order, data_t* load, in
                     }
                 }
             }
+            __syncwarp();
         }
     }
     return applied;
@@ -422,86 +471,95 @@ extern "C" __global__ void gb_improve_placement(
     int* __restrict__ saved_all, i64* __restrict__ count_all, int* __restrict__ sorted_all,
     double* __restrict__ cur_all, int* __restrict__ alt_node_all,
     double* __restrict__ alt_sc_all, double* __restrict__ alt_delta_all) {
-    const int p = blockIdx.x * blockDim.x + threadIdx.x;
-    if (p >= P) return;
+    const i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    const int p = (int)(g / WARP), lane = (int)(g % WARP);
+    if (p >= P) return;  // whole warps: the launch has 32 threads per individual
     const Prob q = {N, M, K, Md, capacity, demand, demand_t, scale, has_runtime, runtime,
                     duration, speed, has_score, score_nm, score_t, elig_mode, allowed,
                     group_ok, task_group, sign};
     int* x = pop + (i64)p * N;
     const i64* order = orders + (i64)p * N;
     data_t* load = load_all + (i64)p * M * K;
-    for (int r = 0; r < M * K; ++r) load[r] = 0;
-    for (int i = 0; i < N; ++i) {
-        const data_t* d = dem(q, i, x[i]);
-        for (int k = 0; k < K; ++k) load[(i64)x[i] * K + k] += d[k];
-    }
-    // 1. eligibility: a task on a node it may not use goes to the allowed node with the least
-    //    added overload, then the best score (cost) or the lowest utilization after the move
-    for (int t = 0; t < N; ++t) {
-        const int i = (int)order[t];
-        if (ok(q, i, x[i])) continue;
-        int best = -1;
-        double b_over = GB_INF;
-        double b_sc = GB_INF;
-        for (int j = 0; j < M; ++j) {
-            if (!ok(q, i, j)) continue;
-            const double ov = overflow(q, load, j, true, i, 1) - overflow(q, load, j, false, i, 0);
-            const double sc = code == 0 ? score(q, i, j) : util(q, load, j, i, 1);
-            if (ov < b_over || (ov == b_over && sc < b_sc)) {
-                best = j;
-                b_over = ov;
-                b_sc = sc;
-            }
+    if (lane == 0) {  // loads, eligibility: O(N * M), lane 0
+        for (int r = 0; r < M * K; ++r) load[r] = 0;
+        for (int i = 0; i < N; ++i) {
+            const data_t* d = dem(q, i, x[i]);
+            for (int k = 0; k < K; ++k) load[(i64)x[i] * K + k] += d[k];
         }
-        if (best >= 0) move(q, load, x, i, best);
+        // 1. eligibility: a task on a node it may not use goes to the allowed node with the
+        //    least added overload, then the best score (cost) or the lowest utilization after
+        //    the move
+        for (int t = 0; t < N; ++t) {
+            const int i = (int)order[t];
+            if (ok(q, i, x[i])) continue;
+            int best = -1;
+            double b_over = GB_INF;
+            double b_sc = GB_INF;
+            for (int j = 0; j < M; ++j) {
+                if (!ok(q, i, j)) continue;
+                const double ov = overflow(q, load, j, true, i, 1)
+                                   - overflow(q, load, j, false, i, 0);
+                const double sc = code == 0 ? score(q, i, j) : util(q, load, j, i, 1);
+                if (ov < b_over || (ov == b_over && sc < b_sc)) {
+                    best = j;
+                    b_over = ov;
+                    b_sc = sc;
+                }
+            }
+            if (best >= 0) move(q, load, x, i, best);
+        }
     }
+    __syncwarp();
     const double weight = weights[p];
-    if (weight > 0) penalized(q, x, order, load, weight, passes);
-    // 2. capacity: tasks leave overloaded nodes for allowed nodes with room (best score
-    //    first), then, where nothing has room, for the node that reduces the total overload
-    for (int rep = 0; rep < passes; ++rep) {
-        bool moved = false;
+    if (weight > 0) penalized(q, x, order, load, weight, passes, lane);
+    if (lane == 0) {  // capacity: O(N * M), lane 0
+        // 2. capacity: tasks leave overloaded nodes for allowed nodes with room (best score
+        //    first), then, where nothing has room, for the node that reduces the total overload
+        for (int rep = 0; rep < passes; ++rep) {
+            bool moved = false;
+            for (int t = 0; t < N; ++t) {
+                const int i = (int)order[t];
+                const int src = x[i];
+                if (!over(q, load, src)) continue;
+                int best = -1;
+                double b_sc = GB_INF;
+                for (int j = 0; j < M; ++j) {
+                    if (j == src || !ok(q, i, j)) continue;
+                    if (!fits(q, load, i, j)) continue;
+                    const double sc = code == 0 ? score(q, i, j) : util(q, load, j, i, 1);
+                    if (sc < b_sc) {
+                        best = j;
+                        b_sc = sc;
+                    }
+                }
+                if (best >= 0) {
+                    move(q, load, x, i, best);
+                    moved = true;
+                }
+            }
+            if (!moved) break;
+        }
         for (int t = 0; t < N; ++t) {
             const int i = (int)order[t];
             const int src = x[i];
             if (!over(q, load, src)) continue;
+            const double gain_src = overflow(q, load, src, true, i, -1)
+                                    - overflow(q, load, src, false, i, 0);
             int best = -1;
-            double b_sc = GB_INF;
+            double b_d = 0.0;
             for (int j = 0; j < M; ++j) {
                 if (j == src || !ok(q, i, j)) continue;
-                if (!fits(q, load, i, j)) continue;
-                const double sc = code == 0 ? score(q, i, j) : util(q, load, j, i, 1);
-                if (sc < b_sc) {
+                const double d = gain_src + overflow(q, load, j, true, i, 1)
+                                 - overflow(q, load, j, false, i, 0);
+                if (d < b_d) {
                     best = j;
-                    b_sc = sc;
+                    b_d = d;
                 }
             }
-            if (best >= 0) {
-                move(q, load, x, i, best);
-                moved = true;
-            }
+            if (best >= 0) move(q, load, x, i, best);
         }
-        if (!moved) break;
     }
-    for (int t = 0; t < N; ++t) {
-        const int i = (int)order[t];
-        const int src = x[i];
-        if (!over(q, load, src)) continue;
-        const double gain_src = overflow(q, load, src, true, i, -1)
-                                - overflow(q, load, src, false, i, 0);
-        int best = -1;
-        double b_d = 0.0;
-        for (int j = 0; j < M; ++j) {
-            if (j == src || !ok(q, i, j)) continue;
-            const double d = gain_src + overflow(q, load, j, true, i, 1)
-                             - overflow(q, load, j, false, i, 0);
-            if (d < b_d) {
-                best = j;
-                b_d = d;
-            }
-        }
-        if (best >= 0) move(q, load, x, i, best);
-    }
+    __syncwarp();
     // 3. local improvement that never adds overload
     if (code == 0) {
         double* cur = cur_all + (i64)p * N;
@@ -509,8 +567,9 @@ extern "C" __global__ void gb_improve_placement(
         double* alt_sc = alt_sc_all + (i64)p * N;
         double* alt_delta = alt_delta_all + (i64)p * N;
         for (int it = 0; it < passes; ++it) {
-            bool improved = false;
-            for (int t = 0; t < N; ++t) {  // shift: the best node with room
+            int improved = 0;
+            if (lane == 0)
+            for (int t = 0; t < N; ++t) {  // shift: the best node with room (lane 0)
                 const int i = (int)order[t];
                 const int src = x[i];
                 int best = -1;
@@ -525,13 +584,17 @@ extern "C" __global__ void gb_improve_placement(
                 }
                 if (best >= 0) {
                     move(q, load, x, i, best);
-                    improved = true;
+                    improved = 1;
                 }
             }
-            if (swaps(q, x, order, load, cur)) improved = true;
-            if (chains(q, x, order, load, alt_node, alt_sc, alt_delta)) improved = true;
+            __syncwarp();  // lane 0's moves are seen by every lane
+            improved = __shfl_sync(FULL, improved, 0);
+            if (swaps(q, x, order, load, cur, lane)) improved = 1;
+            if (chains(q, x, order, load, alt_node, alt_sc, alt_delta, lane)) improved = 1;
             if (!improved) break;
         }
+    } else if (lane != 0) {
+        return;  // the other objectives' improvement runs on lane 0
     } else if (code == 1) {
         for (i64 it = 0; it < (i64)passes * N; ++it) {
             int top = 0;

@@ -5,8 +5,9 @@
 //   thread after the other, the harness setting the block and thread index;
 // * cooperative kernels (block-shared memory, __syncthreads, warp shuffles) are launched
 //   through gb_shim_launch: each block runs as blockDim.x fibers (stacks from makecontext,
-//   switches by _setjmp / _longjmp) on one OS thread, blocks one after the other. A fiber runs until it waits at a barrier
-//   (__syncthreads over the block, __syncwarp and every shuffle over its warp) or returns;
+//   switches by _setjmp / _longjmp) on one OS thread, blocks one after the other. A fiber
+//   runs until it waits at a barrier (__syncthreads over the block, __syncwarp and every
+//   shuffle over its warp) or returns;
 //   a barrier opens when every fiber of its group that has not returned is waiting (as
 //   exited threads leave barriers on the device), so early exits cannot hang the others.
 //   Block-shared memory is one zeroed buffer per block.

@@ -2,9 +2,9 @@
 
 Every kernel is the GPU twin of a Numba kernel of the same shape (``_numba.py``,
 ``_numba_search.py``): each individual's sums in the same order (one thread per individual,
-reading through shared-memory tiles in evaluation; one warp per individual in the cost
-search, docs/gpu.md), so the two backends agree exactly on integer data and to the last bit
-on float data (the sources are compiled with ``--fmad=false``).
+reading through shared-memory tiles in evaluation; one warp per individual in the
+improvement and the cost search, docs/gpu.md), so the two backends agree exactly on integer
+data and to the last bit on float data (the sources are compiled with ``--fmad=false``).
 The sources are compiled once per process and data-type variant with NVRTC
 (``cupy.RawModule``; CuPy also caches the binaries on disk). The problem's arrays go to the
 device once and stay there (cached on the packed problem); populations may be given as
@@ -302,8 +302,9 @@ def improve_placement(pk: Packed, pop: Any, orders: Any, code: int, sign: float,
     weights (cost objective; None or 0 skips it)."""
     xp = xp if xp is not None else _cupy()
     args, work = improve_args(pk, pop, orders, code, sign, passes, weights, xp)
-    (runner or _device_runner)("gb_improve_placement", int(work.shape[0]), args,
-                               *_variant(pk))
+    # one warp per individual (kernels/improve.cu)
+    (runner or _device_runner)("gb_improve_placement", int(work.shape[0]) * WARP, args,
+                               *_variant(pk), cooperative=True)
     if work is not pop:
         pop[...] = like(pop, work)
 
