@@ -16,6 +16,8 @@ it failed; the exit status is 1 when any failed. Steps:
 3. The GA with population 4096 on the same instance for G generations (``--generations``,
    default 20) on each backend with the same seed: generations per second and the final
    cost, to compare quality at equal generations.
+4. With ``--equal-time S``: ``backend="auto"`` against numba at S seconds per solve (seeds
+   ``--seeds``, default 0 1 2) on d20200, c801600 and the bundled ai_cluster.
 
 Prints a Markdown table with the device, and writes the figures as JSON (``--out``).
 Targets: >= 1.5e9 evaluations/s and >= 50x numba on all cores in step 2; >= 100
@@ -145,6 +147,41 @@ def ga(problem: gb.Problem, population: int, generations: int, backends: list[st
     return out
 
 
+def equal_time(data: Path, seconds: float, seeds: list[int], backends: list[str]) -> dict:
+    """Step 4 (``--equal-time S``): ``backend="auto"`` (the device when there is one) against
+    numba with default parameters, ``S`` seconds per solve, on d20200, c801600 and the
+    bundled ai_cluster, each seed: the final value, whether it is valid and the generations.
+    """
+    from gabalance import examples
+
+    gap_dir = data / "gap_yagiura" / "AssignmentProblems.jl" / "data"
+    problems: list[tuple[str, gb.Problem, str]] = []
+    for stem in ("d20200", "c801600"):
+        if (gap_dir / f"{stem}.zip").exists():
+            problems.append((stem, gb.io.read_yagiura_gap(gap_dir / f"{stem}.zip", "min"),
+                             "cost"))
+    ai = examples.load("ai_cluster")
+    problems.append(("ai_cluster", ai, ai.objective or "makespan"))
+    rows = []
+    for name, problem, objective in problems:
+        for seed in seeds:
+            row: dict = {"instance": name, "seed": seed}
+            for backend in ("auto", "numba") if "cupy" in backends else ("numba",):
+                res = gb.solve(problem, objective, time_limit=seconds, seed=seed,
+                               backend=backend)
+                row[backend] = {"fun": float(res.fun), "violation": float(res.violation),
+                                "valid": bool(gb.validate(problem, res.x, res.start).ok
+                                              if res.start is not None
+                                              else gb.validate(problem, res.x).ok),
+                                "generations": int(res.nit), "backend": res.backend,
+                                "compile": float(res.compile_time)}
+            rows.append(row)
+            print(f"equal time {name} seed {seed}: "
+                  + ", ".join(f"{b} {r['fun']:.6g} ({r['generations']} gen)"
+                              for b, r in row.items() if isinstance(r, dict)), flush=True)
+    return {"seconds": seconds, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None)
@@ -153,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ga-population", type=int, default=4096, help="step 3 (default 4096)")
     ap.add_argument("--generations", type=int, default=20, help="step 3 (default 20)")
     ap.add_argument("--quick", action="store_true", help="stop the tests at the first failure")
+    ap.add_argument("--equal-time", type=float, default=None, metavar="S",
+                    help="step 4: auto against numba, S seconds per solve, seeds --seeds")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--test-timeout", type=float, default=240.0,
                     help="seconds the gpu tests may take in all (default 240)")
     args = ap.parse_args(argv)
@@ -171,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         doc["tests"] = {"summary": "skipped: " + why}
     step(doc, "evaluation", evaluation, problem, args.population, backends)
     step(doc, "ga", ga, problem, args.ga_population, args.generations, backends)
+    if args.equal_time:
+        step(doc, "equal_time", equal_time, args.data or default_data(), args.equal_time,
+             args.seeds, backends)
 
     dev = doc.get("device", {}).get("name", "no GPU")
     print(f"\n# gpu_check: {dev}; CPU {doc['machine']['cpu']} ({doc['cpu_count']} cores); "
@@ -200,10 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         ev = e["cupy"]["evals_per_s"] / e["numba"]["evals_per_s"]
         gr = g["cupy"]["generations_per_s"] / g["numba"]["generations_per_s"]
         print(f"\ncupy / numba: evaluation {ev:.1f}x, GA {gr:.1f}x")
+    eq = doc.get("equal_time", {})
+    if "rows" in eq:
+        print(f"\n| equal time ({eq['seconds']:g} s) | seed | auto | numba |\n|---|---:|---:|---:|")
+        for r in eq["rows"]:
+            cells = [f"{r[b]['fun']:.6g}{'' if r[b]['valid'] else ' (invalid)'}"
+                     if b in r else "-" for b in ("auto", "numba")]
+            print(f"| {r['instance']} | {r['seed']} | {cells[0]} | {cells[1]} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(doc, indent=1) + "\n")
-    failed = any("error" in doc[k] for k in ("evaluation", "ga")) \
+    failed = any("error" in doc.get(k, {}) for k in ("evaluation", "ga", "equal_time")) \
         or (ok and doc["tests"].get("returncode", 0) != 0)
     return 1 if failed else 0
 

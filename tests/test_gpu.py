@@ -7,6 +7,7 @@ kernels are checked everywhere in ``tests/test_kernels.py``.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -251,3 +252,24 @@ def test_evaluate_and_validate_take_device_arrays():
     assert isinstance(dev.start, cupy.ndarray)
     np.testing.assert_allclose(dev.start.get(), host.start, rtol=1e-12)
     assert gb.validate(p, cupy.asarray(pop[0])).ok == gb.validate(p, pop[0]).ok
+
+
+def test_gpu_check_reports_every_step_without_a_device(tmp_path, capsys):
+    """bench/gpu_check.py on a CPU-only machine: the device rows are skipped, every other
+    step runs and is reported (the equal-time step with the bundled instance only when the
+    data folder is absent), and the JSON holds them."""
+    if HAVE_GPU:
+        pytest.skip("checks the CPU-only path")
+    from bench import gpu_check
+
+    out = tmp_path / "gpu_check.json"
+    rc = gpu_check.main(["--data", str(tmp_path / "no-data"), "--out", str(out),
+                         "--population", "64", "--ga-population", "8", "--generations", "1",
+                         "--equal-time", "0.5", "--seeds", "0"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    for line in ("step evaluation:", "step ga:", "step equal_time:", "gpu tests: skipped",
+                 "| ai_cluster | 0 | - |"):
+        assert line in text
+    doc = json.loads(out.read_text())
+    assert doc["equal_time"]["rows"][0]["numba"]["valid"] is True
