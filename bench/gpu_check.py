@@ -170,9 +170,7 @@ def equal_time(data: Path, seconds: float, seeds: list[int], backends: list[str]
                 res = gb.solve(problem, objective, time_limit=seconds, seed=seed,
                                backend=backend)
                 row[backend] = {"fun": float(res.fun), "violation": float(res.violation),
-                                "valid": bool(gb.validate(problem, res.x, res.start).ok
-                                              if res.start is not None
-                                              else gb.validate(problem, res.x).ok),
+                                "valid": bool(gb.validate(problem, res.x, res.start).ok),
                                 "generations": int(res.nit), "backend": res.backend,
                                 "compile": float(res.compile_time)}
             rows.append(row)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,14 +200,10 @@ def evaluate(
     pop, key_arr, objective, sense, mode, rows = _evaluate_iv(
         problem, population, keys, objective, sense, schedule)
     name = resolve_backend(backend)
-    if name != "cupy" and array_module(pop) is not np:  # the CPU backends want host arrays
-        device = array_module(pop)
-        res = evaluate(problem, to_host(pop), None if key_arr is None else to_host(key_arr),
-                       objective, sense=sense, backend=name, schedule=schedule)
-        on: dict[str, Any] = {k: None if getattr(res, k) is None
-                              else device.asarray(getattr(res, k))
-                              for k in ("objective", "violation", "start", "finish")}
-        return dataclasses.replace(res, **on)
+    out = array_module(pop)  # the population's side: host in, host out; device stays
+    if name != "cupy" and out is not np:  # the CPU backends work on host copies
+        pop = to_host(pop)
+        key_arr = None if key_arr is None else to_host(key_arr)
     engine = get_backend(name)
     pk = pack(problem)
     code = OBJECTIVE_CODES[objective]
@@ -223,7 +218,6 @@ def evaluate(
             rows = np.array([b], np.int64)
             _, _, start, finish = engine.schedule(pk, pop[b:b + 1], key_arr[b:b + 1], code,
                                                   np.zeros(1, np.int64))
-    out = array_module(pop)  # the population's side: host in, host out; device stays
     obj, viol = as_module(out, obj), as_module(out, viol)
     start = None if start is None else as_module(out, start)
     finish = None if finish is None else as_module(out, finish)

@@ -549,9 +549,8 @@ class GA(Searcher):
         obj, viol = search.evaluate(x[None])
         self.nfev += 1
         obj, viol = np.asarray(to_host(obj)), np.asarray(to_host(viol))
-        key = (float(viol[0]), float(obj[0]) * (-1.0 if self.sense == "max" else 1.0)
-               if viol[0] == 0 else 0.0)
-        self._barren = not solved and not key < self._key_of_best()
+        better = self._key(float(obj[0]), float(viol[0])) < self._key_of_best()
+        self._barren = not solved and not better
         return x, obj, viol
 
     def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
@@ -573,10 +572,14 @@ class GA(Searcher):
         self.pop, self.objective, self.violation = pop[keep], obj[keep], viol[keep]
         self.keys = keys[keep] if keys is not None else None
 
+    def _key(self, objective: float, violation: float) -> tuple[float, float]:
+        """Feasibility-first comparison key (smaller is better)."""
+        if violation != 0:
+            return (violation, 0.0)
+        return (0.0, -objective if self.sense == "max" else objective)
+
     def _key_of_best(self) -> tuple[float, float]:
-        v = float(self.violation[0])
-        o = float(self.objective[0])
-        return (v, -o if self.sense == "max" else o) if v == 0 else (v, 0.0)
+        return self._key(float(self.objective[0]), float(self.violation[0]))
 
     def _restart(self) -> None:
         P = self.params.population
