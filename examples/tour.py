@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         ms = (time.perf_counter() - t0) * 1e3
         best = ev.best()
         start = None if ev.start is None else ev.start[0]
-        check = gb.validate(problem, pop[best], start)
+        devices = None if ev.devices is None else ev.devices[best]
+        check = gb.validate(problem, pop[best], start, devices=devices)
         verdict = "valid" if check.ok else f"{len(check.problems)} broken constraints"
         print(f"{problem.name[:24]:<24} {problem.n_tasks:>6} {problem.n_nodes:>5} "
               f"{objective:<18} {ev.objective[best]:>12.6g} {ev.violation[best]:>10.4g} "

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_unfit(capacity, demand3, runtime, has_runtime, group_ok, task_group):
+def _first_unfit(capacity, demand3, runtime, has_runtime, group_ok, task_group, gpus, need):
     n = demand3.shape[0]
     m, k_res = capacity.shape
     per_node = demand3.shape[1] > 1
@@ -23,6 +23,8 @@ def _first_unfit(capacity, demand3, runtime, has_runtime, group_ok, task_group):
             if not group_ok[g, j]:
                 continue
             if has_runtime and not np.isfinite(runtime[i, j]):
+                continue
+            if need[i] > gpus[j]:
                 continue
             jj = j if per_node else 0
             fits = True
@@ -63,4 +65,5 @@ def first_unfit_task(problem: Problem) -> int:
             a.setflags(write=False)
         args.append(a)
     capacity, demand, runtime, group_ok, task_group = args
-    return int(_first_unfit(capacity, demand, runtime, bool(has_runtime), group_ok, task_group))
+    return int(_first_unfit(capacity, demand, runtime, bool(has_runtime), group_ok, task_group,
+                            problem.gpus, problem.devices_needed))

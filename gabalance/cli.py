@@ -359,7 +359,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"gpu       none: {why}")
     print(f"methods   search: {', '.join(SEARCH_METHODS)}; exact: milp; baselines: "
           f"{', '.join(BASELINE_METHODS)}")
-    print(f"objectives placement: {', '.join(gb.PLACEMENT_OBJECTIVES)}; schedule: "
+    placement = gb.PLACEMENT_OBJECTIVES + gb.DEVICE_OBJECTIVES
+    print(f"objectives placement: {', '.join(placement)}; schedule: "
           f"{', '.join(gb.SCHEDULE_OBJECTIVES)}")
     defaults = ", ".join(f"{k}={v}" for k, v in gb.GAParams().to_dict().items())
     print(f"GA        defaults: {defaults}")

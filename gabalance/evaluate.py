@@ -9,7 +9,8 @@ import numpy as np
 
 from gabalance.arrays import array_module, as_module, to_host
 from gabalance.backend import OBJECTIVE_CODES, get_backend, pack, resolve_backend
-from gabalance.problem import MAX_OBJECTIVES, Problem, ProblemError, mode_of
+from gabalance.devices import device_record
+from gabalance.problem import Problem, ProblemError, check_sense, default_sense, mode_of
 
 __all__ = ["Evaluation", "best_index", "evaluate", "rank_order"]
 
@@ -35,6 +36,10 @@ class Evaluation:
         Schedule mode: the individuals whose times are in ``start``/``finish``.
     start, finish : ndarray, shape (R, N), float64, or None
         Schedule mode: start and finish time of every task for the individuals in ``rows``.
+    devices : ndarray, shape (P, N), int64, or None
+        Problems with GPU devices or waiting tasks: the device mask of every task (bit d =
+        device d of its node; 0 for a task without GPU, a waiting task, or an invalid given
+        mask), as given or as packed by the canonical rule (``gabalance.devices``).
     """
 
     objective: np.ndarray
@@ -46,6 +51,7 @@ class Evaluation:
     rows: np.ndarray
     start: np.ndarray | None = None
     finish: np.ndarray | None = None
+    devices: np.ndarray | None = None
 
     @property
     def feasible(self) -> np.ndarray:
@@ -82,22 +88,27 @@ def best_index(objective: Any, violation: Any, sense: str = "min") -> int:
 
 
 def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None,
-                 sense: str | None, schedule: Any) -> tuple[np.ndarray, np.ndarray | None,
-                                                            str, str, str, np.ndarray]:
+                 sense: str | None, schedule: Any, devices: Any = None
+                 ) -> tuple[Any, Any, str, str, str, np.ndarray, Any]:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
     objective = objective if objective is not None else problem.objective
     if objective is None:
         raise ProblemError("no objective: pass objective=... or set Problem.objective")
     mode = mode_of(objective)
-    sense = sense if sense is not None else (problem.sense if objective in MAX_OBJECTIVES
-                                             else "min")
-    if sense not in ("min", "max"):
-        raise ProblemError(f"sense must be 'min' or 'max', got {sense!r}")
-    if sense == "max" and objective not in MAX_OBJECTIVES:
-        raise ProblemError(f"objective {objective!r} can only be minimised")
+    sense = sense if sense is not None else default_sense(objective, problem.sense)
+    check_sense(objective, sense)
 
     N, M = problem.n_tasks, problem.n_nodes
+    shared = problem.has_devices or problem.waiting_allowed
+    if shared and mode == "schedule":
+        raise ProblemError("GPU devices and waiting tasks are modelled in placement mode only; "
+                           f"objective {objective!r} is a schedule objective")
+    if objective == "gpu_allocation" and not shared:
+        raise ProblemError("objective 'gpu_allocation' needs GPU devices (Problem gpus / "
+                           "gpu_milli)")
+    if devices is not None and not shared:
+        raise ProblemError("devices are only used when the problem has GPU devices")
     xp = array_module(population)  # a device population is checked where it lies
     pop = xp.asarray(population)
     if pop.ndim == 1:
@@ -115,11 +126,12 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
         pop = pop.astype(np.int64)
     # one pass: seen as unsigned, negative indices are huge, so max() catches both ends
     unsigned = pop.view(pop.dtype.str.replace("i", "u")) if pop.dtype.kind == "i" else pop
-    if int(unsigned.max()) >= M:
-        p, i = (int(v) for v in to_host(xp.argwhere((pop < 0) | (pop >= M))[0]))
+    low = -1 if shared else 0  # -1: the task waits (a violation where it may not)
+    if int(unsigned.max()) >= M and (not shared or int(pop.min()) < low or int(pop.max()) >= M):
+        p, i = (int(v) for v in to_host(xp.argwhere((pop < low) | (pop >= M))[0]))
         raise ProblemError(f"population[{p}, {i}] = {int(pop[p, i])} (task "
                            f"{problem.task_names[i]!r}) is not a node index; the problem has "
-                           f"{M} nodes")
+                           f"{M} nodes" + (" (-1: the task waits)" if shared else ""))
     pop = xp.ascontiguousarray(pop, dtype=np.int32)
     P = pop.shape[0]
 
@@ -156,7 +168,17 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
             raise ProblemError(f"schedule indices must lie in 0..{P - 1}")
     if mode == "placement" and rows.size:
         raise ProblemError("start/finish times exist only in schedule mode")
-    return pop, key_arr, objective, sense, mode, rows
+    masks = None
+    if devices is not None:
+        masks = xp.asarray(devices)
+        if masks.ndim == 1:
+            masks = masks[None, :]
+        if masks.shape != pop.shape or masks.dtype.kind not in "iu":
+            raise ProblemError(f"devices must hold integer device masks of shape {pop.shape} "
+                               f"like the population, got dtype {masks.dtype} shape "
+                               f"{np.shape(devices)}")
+        masks = xp.ascontiguousarray(masks, dtype=np.int64)
+    return pop, key_arr, objective, sense, mode, rows, masks
 
 
 def evaluate(
@@ -168,6 +190,7 @@ def evaluate(
     sense: str | None = None,
     backend: str | None = "auto",
     schedule: Any = None,
+    devices: Any = None,
 ) -> Evaluation:
     """Evaluate a population of assignments in one batched call.
 
@@ -191,20 +214,28 @@ def evaluate(
         when a CUDA device answers, else ``numba``.
     schedule : None, True, "best" or array of int
         Schedule mode: the individuals whose start/finish times to return.
+    devices : array_like, shape (P, N) or (N,), int, optional
+        Problems with GPU devices: the device mask of every task (bit d = device d of its
+        node). Without it each individual's devices are packed by the canonical rule of
+        :func:`gabalance.devices.pack_order`. With devices or waiting tasks a population
+        may hold -1 (the task waits; a violation where ``may_wait`` is False).
 
     Returns
     -------
     Evaluation
         ``objective`` and ``violation`` (P,) float64, plus times when asked.
     """
-    pop, key_arr, objective, sense, mode, rows = _evaluate_iv(
-        problem, population, keys, objective, sense, schedule)
+    pop, key_arr, objective, sense, mode, rows, masks = _evaluate_iv(
+        problem, population, keys, objective, sense, schedule, devices)
     name = resolve_backend(backend)
     out = array_module(pop)  # the population's side: host in, host out; device stays
     if name != "cupy" and out is not np:  # the CPU backends work on host copies
         pop = to_host(pop)
         key_arr = None if key_arr is None else to_host(key_arr)
+        masks = None if masks is None else to_host(masks)
     engine = get_backend(name)
+    if problem.has_devices or problem.waiting_allowed:
+        return _shared(problem, engine, name, pop, masks, objective, sense, out)
     pk = pack(problem)
     code = OBJECTIVE_CODES[objective]
     start = finish = None
@@ -222,3 +253,22 @@ def evaluate(
     start = None if start is None else as_module(out, start)
     finish = None if finish is None else as_module(out, finish)
     return Evaluation(obj, viol, objective, sense, mode, name, rows, start, finish)
+
+
+def _shared(problem: Problem, engine: Any, name: str, pop: Any, masks: Any, objective: str,
+            sense: str, out: Any) -> Evaluation:
+    """Evaluation on the GPU-device model: the device kernel gives the violation (capacity,
+    labels, devices, waiting) and the allocated GPU; another placement objective comes from
+    the placement kernel, which needs every task placed."""
+    alloc, viol, dev = engine.devices(device_record(problem), pop, masks)
+    if objective == "gpu_allocation":
+        obj = alloc
+    else:
+        if bool((pop < 0).any()):
+            p, i = (int(v) for v in to_host(array_module(pop).argwhere(pop < 0)[0]))
+            raise ProblemError(f"objective {objective!r} needs every task placed, but task "
+                               f"{problem.task_names[i]!r} waits in individual {p}; use "
+                               "'gpu_allocation'")
+        obj, _ = engine.placement(pack(problem), pop, OBJECTIVE_CODES[objective])
+    return Evaluation(as_module(out, obj), as_module(out, viol), objective, sense, "placement",
+                      name, np.zeros(0, np.int64), devices=as_module(out, dev))

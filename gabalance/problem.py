@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEVICE_MILLI",
+    "DEVICE_OBJECTIVES",
     "MAX_OBJECTIVES",
     "OBJECTIVES",
     "PLACEMENT_OBJECTIVES",
@@ -26,14 +28,25 @@ __all__ = [
     "Problem",
     "ProblemError",
     "Task",
+    "check_sense",
+    "default_sense",
     "mode_of",
 ]
 
 PLACEMENT_OBJECTIVES = ("cost", "max_utilization", "nodes_used", "imbalance")
 SCHEDULE_OBJECTIVES = ("makespan", "weighted_completion")
-OBJECTIVES = PLACEMENT_OBJECTIVES + SCHEDULE_OBJECTIVES
+#: placement objectives of problems with GPU devices or tasks that may wait
+DEVICE_OBJECTIVES = ("gpu_allocation",)
+OBJECTIVES = PLACEMENT_OBJECTIVES + DEVICE_OBJECTIVES + SCHEDULE_OBJECTIVES
 #: objectives that may be maximised (``sense="max"``); all others are minimised
-MAX_OBJECTIVES = ("cost",)
+MAX_OBJECTIVES = ("cost", "gpu_allocation")
+#: objectives that are always maximised
+ALWAYS_MAX = ("gpu_allocation",)
+#: capacity of one GPU device in milli-GPU (a task's ``gpu_milli`` below it is a share of one
+#: device; a multiple of it asks for that many whole devices)
+DEVICE_MILLI = 1000
+#: most GPU devices one node may carry (device sets are 64-bit masks)
+MAX_DEVICES = 62
 
 SCHEMA_FORMAT = "gabalance-problem"
 SCHEMA_VERSION = 1
@@ -43,9 +56,28 @@ class ProblemError(ValueError):
     """An input problem is malformed; the message names the offending task, node or field."""
 
 
+def default_sense(objective: str, problem_sense: str = "min") -> str:
+    """The sense an objective is optimised in when none is given: ``"max"`` for
+    ``gpu_allocation``, the problem's sense for ``cost``, else ``"min"``."""
+    if objective in ALWAYS_MAX:
+        return "max"
+    return problem_sense if objective in MAX_OBJECTIVES else "min"
+
+
+def check_sense(objective: str, sense: Any) -> None:
+    """Raise :class:`ProblemError` when ``sense`` is not allowed for ``objective``."""
+    if sense not in ("min", "max"):
+        raise ProblemError(f"sense must be 'min' or 'max', got {sense!r}")
+    if sense == "max" and objective not in MAX_OBJECTIVES:
+        raise ProblemError(f"objective {objective!r} can only be minimised (sense='max' applies "
+                           f"to {', '.join(MAX_OBJECTIVES)})")
+    if sense == "min" and objective in ALWAYS_MAX:
+        raise ProblemError(f"objective {objective!r} can only be maximised")
+
+
 def mode_of(objective: str) -> str:
     """Return ``"placement"`` or ``"schedule"`` for an objective name."""
-    if objective in PLACEMENT_OBJECTIVES:
+    if objective in PLACEMENT_OBJECTIVES or objective in DEVICE_OBJECTIVES:
         return "placement"
     if objective in SCHEDULE_OBJECTIVES:
         return "schedule"
@@ -63,6 +95,7 @@ class Node:
     capacity: Mapping[str, float] | Sequence[float]
     speed: float = 1.0
     labels: Sequence[str] = ()
+    gpus: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +119,8 @@ class Task:
     release: float = 0.0
     requires: Sequence[str | Sequence[str]] = ()
     after: Sequence[str] = ()
+    gpu_milli: int = 0
+    may_wait: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +132,7 @@ class Dependency:
     data: float = 0.0
 
 
-_NODE_FIELDS = ("name", "capacity", "speed", "labels")
+_NODE_FIELDS = ("name", "capacity", "speed", "labels", "gpus")
 _TASK_FIELDS = tuple(f.name for f in dataclasses.fields(Task))
 _DEP_FIELDS = ("pred", "succ", "data")
 _TOP_FIELDS = (
@@ -208,10 +243,22 @@ class Problem:
     task_requires : sequence of sequences, optional
         Per task, label requirements: a string must be among the node's labels; a
         collection of strings needs any one of them.
+    gpus : array_like of int, shape (M,), optional
+        GPU devices on each node (default 0), each of ``DEVICE_MILLI`` = 1000 milli-GPU; at
+        most 62 per node.
+    gpu_milli : array_like of int, shape (N,), optional
+        GPU request of each task in milli-GPU (default 0): 1..999 is a share that must fit
+        inside one device; a multiple of 1000 asks for that many whole devices of its node.
+        Which devices a task gets is part of the solution (a device mask, see
+        docs/model.md "GPU devices").
+    may_wait : bool or array_like of bool, shape (N,), optional
+        Tasks that may stay unplaced (node index -1) when the cluster is full (default
+        False: every task must be placed).
     objective : str, optional
         The default objective for ``evaluate``/``solve``.
     sense : {"min", "max"}, optional
-        Direction of the ``cost`` objective (other objectives are always minimised).
+        Direction of the ``cost`` objective (``gpu_allocation`` is always maximised, the
+        others always minimised).
     name : str, optional
     info : dict, optional
         Free-form JSON-serialisable metadata (source file, reference values ...).
@@ -236,6 +283,9 @@ class Problem:
     node_names: tuple[str, ...]
     node_labels: tuple[frozenset[str], ...]
     task_requires: tuple[tuple[frozenset[str], ...], ...]
+    gpus: np.ndarray
+    gpu_milli: np.ndarray
+    may_wait: np.ndarray
     objective: str | None
     sense: str
     name: str
@@ -263,6 +313,9 @@ class Problem:
         node_names: Sequence[str] | None = None,
         node_labels: Sequence[Iterable[str]] | None = None,
         task_requires: Sequence[Sequence[str | Iterable[str]]] | None = None,
+        gpus: Any = None,
+        gpu_milli: Any = None,
+        may_wait: Any = False,
         objective: str | None = None,
         sense: str = "min",
         name: str = "",
@@ -293,6 +346,22 @@ class Problem:
     @property
     def n_edges(self) -> int:
         return int(self.edges.shape[0])
+
+    @property
+    def has_devices(self) -> bool:
+        """True when some node carries GPU devices or some task asks for GPU."""
+        return bool(self.gpus.any() or self.gpu_milli.any())
+
+    @property
+    def devices_needed(self) -> np.ndarray:
+        """(N,) int64: devices each task takes (0 none, 1 for a share, k for k whole ones)."""
+        g = self.gpu_milli
+        return np.where(g >= DEVICE_MILLI, g // DEVICE_MILLI, (g > 0).astype(np.int64))
+
+    @property
+    def waiting_allowed(self) -> bool:
+        """True when some task may stay unplaced."""
+        return bool(self.may_wait.any())
 
     @property
     def per_node_demand(self) -> bool:
@@ -339,6 +408,7 @@ class Problem:
     def allowed_nodes(self, task: int) -> np.ndarray:
         """Indices of the nodes where ``task`` may run (labels, finite runtime, fits empty)."""
         ok = self._group_ok[self._task_group[task]].copy()
+        ok &= self.gpus >= self.devices_needed[task]
         if self.runtime is not None:
             ok &= np.isfinite(self.runtime[task])
         d = self.demand[task] if self.per_node_demand else self.demand[task][None, :]
@@ -350,6 +420,8 @@ class Problem:
         """Dense eligibility matrix, shape (N, M) bool (built on first use; O(N M) memory)."""
         if self._cache_allowed is None:
             ok = self._group_ok[self._task_group]
+            if self.has_devices:
+                ok = ok & (self.devices_needed[:, None] <= self.gpus[None, :])
             if self.runtime is not None:
                 ok = ok & np.isfinite(self.runtime)
             if self.per_node_demand:
@@ -370,7 +442,7 @@ class Problem:
     # ------------------------------------------------------------------ equality
 
     _ARRAYS = ("capacity", "demand", "speed", "duration", "runtime", "cost", "weight",
-               "release", "edges", "data", "bandwidth")
+               "release", "edges", "data", "bandwidth", "gpus", "gpu_milli", "may_wait")
     _SCALARS = ("resources", "task_names", "node_names", "node_labels", "task_requires",
                 "objective", "sense", "name", "info")
 
@@ -475,6 +547,7 @@ class Problem:
         capacity = [vector(r["capacity"], f"capacity of node {r['name']!r}") for r in node_recs]
         speed = [_number(r.get("speed", 1.0), f"speed of node {r['name']!r}") for r in node_recs]
         labels = [_labels(r.get("labels", ()), f"labels of node {r['name']!r}") for r in node_recs]
+        gpus = [_number(r.get("gpus", 0), f"gpus of node {r['name']!r}") for r in node_recs]
 
         by_node = [r.get("demand_by_node") is not None for r in task_recs]
         if any(by_node) and not all(by_node):
@@ -536,6 +609,15 @@ class Problem:
                    for r in task_recs]
         requires = [_requirements(r.get("requires", ()), f"requires of task {r['name']!r}")
                     for r in task_recs]
+        gpu_milli = [_number(r.get("gpu_milli", 0), f"gpu_milli of task {r['name']!r}")
+                     for r in task_recs]
+        may_wait = []
+        for r in task_recs:
+            w = r.get("may_wait", False)
+            if not isinstance(w, (bool, np.bool_)):
+                raise ProblemError(f"may_wait of task {r['name']!r} must be true or false, "
+                                   f"got {w!r}")
+            may_wait.append(bool(w))
 
         edges: list[tuple[int, int]] = []
         data: list[float] = []
@@ -575,7 +657,8 @@ class Problem:
             edges=np.array(edges, dtype=np.int64).reshape(-1, 2), data=data,
             bandwidth=_bandwidth_in(bandwidth, node_index),
             task_names=task_names, node_names=node_names, node_labels=labels,
-            task_requires=requires, objective=objective, sense=sense, name=name, info=info,
+            task_requires=requires, gpus=gpus, gpu_milli=gpu_milli, may_wait=may_wait,
+            objective=objective, sense=sense, name=name, info=info,
         )
 
     # ------------------------------------------------------------------ JSON
@@ -598,6 +681,8 @@ class Problem:
                 rec["speed"] = num(self.speed[j])
             if self.node_labels[j]:
                 rec["labels"] = sorted(self.node_labels[j])
+            if self.gpus[j]:
+                rec["gpus"] = int(self.gpus[j])
             nodes.append(rec)
         tasks = []
         for i, t in enumerate(self.task_names):
@@ -622,6 +707,10 @@ class Problem:
             if self.task_requires[i]:
                 rec["requires"] = [sorted(g)[0] if len(g) == 1 else sorted(g)
                                    for g in self.task_requires[i]]
+            if self.gpu_milli[i]:
+                rec["gpu_milli"] = int(self.gpu_milli[i])
+            if self.may_wait[i]:
+                rec["may_wait"] = True
             tasks.append(rec)
         deps = [{"pred": self.task_names[int(p)], "succ": self.task_names[int(s)],
                  **({"data": num(d)} if d != 0 else {})}
@@ -946,6 +1035,7 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
         for alternatives in key:
             group_ok[g] &= np.array([bool(alternatives & lab) for lab in node_labels])
 
+    gpus, gpu_milli, may_wait = _devices_iv(a, M, N, node_names, task_names)
     objective = a["objective"]
     if objective is not None:
         mode_of(objective)
@@ -955,6 +1045,8 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     if sense == "max" and objective is not None and objective not in MAX_OBJECTIVES:
         raise ProblemError(f"objective {objective!r} can only be minimised (sense='max' applies "
                            f"to {', '.join(MAX_OBJECTIVES)})")
+    if objective in ALWAYS_MAX:
+        sense = "max"
     info = a["info"]
     if info is not None and not isinstance(info, Mapping):
         raise ProblemError(f"info must be a mapping (a JSON object), got {type(info).__name__}")
@@ -966,7 +1058,8 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     for field, value in (
         ("capacity", capacity), ("demand", demand), ("speed", speed), ("duration", duration),
         ("runtime", runtime), ("cost", cost), ("weight", weight), ("release", release),
-        ("edges", edges), ("data", data),
+        ("edges", edges), ("data", data), ("gpus", gpus), ("gpu_milli", gpu_milli),
+        ("may_wait", may_wait),
     ):
         object.__setattr__(p, field, None if value is None else _freeze(value))
     p.bandwidth = bandwidth if np.ndim(bandwidth) == 0 else _freeze(bandwidth)
@@ -986,7 +1079,52 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
         labels = ""
         if task_requires[i]:
             labels = " and labels " + " & ".join("|".join(sorted(alt)) for alt in task_requires[i])
+        if gpu_milli[i]:
+            need += f", gpu_milli={int(gpu_milli[i])}"
         raise ProblemError(f"task {task_names[i]!r} fits no node (it needs {need}{labels})")
+
+
+def _devices_iv(a: dict[str, Any], M: int, N: int, node_names: Sequence[str],
+                task_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check ``gpus``, ``gpu_milli`` and ``may_wait`` (the GPU-device model)."""
+    out = []
+    for field, value, n, names, owner in (("gpus", a["gpus"], M, node_names, "node"),
+                                          ("gpu_milli", a["gpu_milli"], N, task_names, "task")):
+        v = np.zeros(n, np.int64) if value is None else _numeric(value, field)
+        if v.shape != (n,):
+            raise ProblemError(f"{field} must have shape ({n},) (one per {owner}), "
+                               f"got shape {v.shape}")
+        if v.dtype.kind == "f":
+            bad = ~np.isfinite(v) | (v != np.round(v))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ProblemError(f"{field} of {owner} {names[i]!r} must be an integer, "
+                                   f"got {v[i]!r}")
+            v = v.astype(np.int64)
+        if (v < 0).any():
+            i = int(np.flatnonzero(v < 0)[0])
+            raise ProblemError(f"{field} of {owner} {names[i]!r} is negative ({int(v[i])})")
+        out.append(v)
+    gpus, gpu_milli = out
+    if (gpus > MAX_DEVICES).any():
+        j = int(np.flatnonzero(gpus > MAX_DEVICES)[0])
+        raise ProblemError(f"gpus of node {node_names[j]!r} is {int(gpus[j])}; at most "
+                           f"{MAX_DEVICES} devices per node are supported")
+    bad = (gpu_milli > DEVICE_MILLI) & (gpu_milli % DEVICE_MILLI != 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ProblemError(f"gpu_milli of task {task_names[i]!r} is {int(gpu_milli[i])}: a "
+                           f"request above {DEVICE_MILLI} must be a whole number of devices "
+                           f"(a multiple of {DEVICE_MILLI})")
+    wait = a["may_wait"]
+    if isinstance(wait, (bool, np.bool_)) or wait is None:
+        may_wait = np.full(N, bool(wait))
+    else:
+        may_wait = np.asarray(wait)
+        if may_wait.shape != (N,) or may_wait.dtype.kind != "b":
+            raise ProblemError(f"may_wait must be a bool or a bool array of shape ({N},), got "
+                               f"dtype {may_wait.dtype} shape {may_wait.shape}")
+    return gpus, gpu_milli, may_wait.astype(bool)
 
 
 def _check_acyclic(edges: np.ndarray, n: int, names: Sequence[str]) -> None:

@@ -46,7 +46,7 @@ import numpy as np
 
 from gabalance.algorithms.ga import GAParams
 from gabalance.algorithms.pso import PSOParams
-from gabalance.problem import MAX_OBJECTIVES, Problem
+from gabalance.problem import Problem, default_sense
 from gabalance.solve import SEARCH_METHODS, solve
 
 __all__ = ["INFEASIBLE_GAP", "TuneError", "TuneResult", "load_params", "score", "tune"]
@@ -170,7 +170,7 @@ def _objective_of(problem: Problem, objective: str | None) -> tuple[str, str]:
     obj = objective or problem.objective
     if obj is None:
         raise TuneError(f"problem {problem.name!r} sets no objective; pass objective=...")
-    sense = problem.sense if obj in MAX_OBJECTIVES else "min"
+    sense = default_sense(obj, problem.sense)
     return obj, sense
 
 

@@ -50,7 +50,8 @@ class Validation:
         return "valid" if self.ok else "\n".join(self.problems)
 
 
-def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _validate_iv(problem: Any, assignment: Any, start: Any, devices: Any = None
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gabalance.Problem, got {type(problem).__name__}")
     N, M = problem.n_tasks, problem.n_nodes
@@ -59,11 +60,28 @@ def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray,
         raise ProblemError(f"assignment must have shape ({N},), got shape {x.shape}")
     if x.dtype.kind not in "iu":
         raise ProblemError(f"assignment must hold integer node indices, got dtype {x.dtype}")
-    bad = np.flatnonzero((x < 0) | (x >= M))
+    shared = problem.has_devices or problem.waiting_allowed
+    bad = np.flatnonzero((x < (-1 if shared else 0)) | (x >= M))
     if bad.size:
         i = int(bad[0])
         raise ProblemError(f"assignment[{i}] = {x[i]} (task {problem.task_names[i]!r}) is not a "
-                           f"node index; the problem has {M} nodes")
+                           f"node index; the problem has {M} nodes"
+                           + (" (-1: the task waits)" if shared else ""))
+    masks = None
+    if devices is not None:
+        if not problem.has_devices:
+            raise ProblemError("devices are only used when the problem has GPU devices")
+        masks = to_host(devices)
+        if masks.shape != (N,) or masks.dtype.kind not in "iu":
+            raise ProblemError(f"devices must hold one integer device mask per task, shape "
+                               f"({N},), got dtype {masks.dtype} shape {masks.shape}")
+        masks = masks.astype(np.int64)
+    elif problem.gpu_milli[x >= 0].any():
+        raise ProblemError("the problem has GPU devices: pass devices= (one device mask per "
+                           "task, e.g. res.devices) to check them")
+    if shared and start is not None:
+        raise ProblemError("GPU devices and waiting tasks are checked as a placement; start "
+                           "times are not used")
     s = None
     if start is not None:
         s = to_host(start).astype(np.float64)
@@ -72,7 +90,7 @@ def _validate_iv(problem: Any, assignment: Any, start: Any) -> tuple[np.ndarray,
         if np.isnan(s).any():
             raise ProblemError(f"start of task {problem.task_names[int(np.isnan(s).argmax())]!r}"
                                " is NaN")
-    return x.astype(np.int64), s
+    return x.astype(np.int64), s, masks
 
 
 def _fmt(v: Any) -> str:
@@ -88,7 +106,8 @@ def _over(use: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return use > cap
 
 
-def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation:
+def validate(problem: Problem, assignment: Any, start: Any = None, devices: Any = None
+             ) -> Validation:
     """Check a solution against every constraint and name each one it breaks.
 
     Parameters
@@ -100,22 +119,31 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
         Start times. Without them the solution is a placement: the summed demand on each
         node must fit its capacity. With them it is a schedule: release times, dependencies
         (finish + transfer time), and capacity at every instant are checked.
+    devices : array_like, shape (N,), int, optional
+        Problems with GPU devices (required there when a placed task asks for GPU): the
+        device mask of every task (bit d = device d of its node). Each device must hold at
+        most 1000 milli-GPU; a share names one device, a task of k whole devices k of them.
+        A task may wait (node -1) where ``problem.may_wait`` allows.
 
     Returns
     -------
     Validation
         ``ok`` and the list ``problems``.
     """
-    x, s = _validate_iv(problem, assignment, start)
+    x, s, masks = _validate_iv(problem, assignment, start, devices)
     out = Validation()
     names, nodes, res = problem.task_names, problem.node_names, problem.resources
     N = problem.n_tasks
+    for w in np.flatnonzero((x < 0) & ~problem.may_wait):
+        out.problems.append(f"task {names[w]!r} waits (is not placed) but may not")
 
     # eligibility, reason by reason
     group_ok, task_group = problem.label_ok()
     allowed_here = [True] * N
     for i in range(N):
         j = int(x[i])
+        if j < 0:
+            continue
         where = f"task {names[i]!r} on node {nodes[j]!r}"
         before = len(out.problems)
         if not group_ok[task_group[i], j]:
@@ -132,11 +160,13 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
 
     if s is None:
         load = np.zeros(problem.capacity.shape, dtype=problem.capacity.dtype)
-        for i in range(N):
+        for i in map(int, np.flatnonzero(x >= 0)):
             load[x[i]] += problem.task_demand(i, int(x[i]))
         for j, k in np.argwhere(_over(load, problem.capacity)):
             out.problems.append(f"node {nodes[j]!r} over capacity in {res[k]!r}: load "
                                 f"{_fmt(load[j, k])} > {_fmt(problem.capacity[j, k])}")
+        if masks is not None:
+            _check_devices(problem, x, masks, out)
         return out
 
     runtime = np.array([problem.runtime_of(i, int(x[i])) for i in range(N)])
@@ -172,3 +202,47 @@ def validate(problem: Problem, assignment: Any, start: Any = None) -> Validation
                     f"node {nodes[j]!r} over capacity in {res[k]!r} at time {_fmt(t)}: "
                     f"{_fmt(use[k])} > {_fmt(problem.capacity[j, k])} (tasks {who})")
     return out
+
+
+def _check_devices(problem: Problem, x: np.ndarray, masks: np.ndarray, out: Validation) -> None:
+    """Every placed GPU task names as many devices of its node as it takes, and no device
+    holds more than 1000 milli-GPU."""
+    names, nodes = problem.task_names, problem.node_names
+    on: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(x >= 0):
+        j, g, m = int(x[i]), int(problem.gpu_milli[i]), int(masks[i])
+        where = f"task {names[i]!r} on node {nodes[j]!r}"
+        if g == 0:
+            if m:
+                out.problems.append(f"{where}: asks for no GPU but names devices "
+                                    f"{_devices(m)}")
+            continue
+        take = g // 1000 if g >= 1000 else 1
+        have = int(problem.gpus[j])
+        if take > have:
+            out.problems.append(f"{where}: takes {take} GPU device(s), the node has {have}")
+            continue
+        listed = _devices(m)
+        beyond = [d for d in listed if d >= have]
+        if m < 0 or beyond:
+            out.problems.append(f"{where}: names device {beyond[0] if beyond else 63}, the "
+                                f"node has {have} devices (0..{have - 1})")
+            continue
+        if len(listed) != take:
+            kind = "a share of one device" if g < 1000 else f"{take} whole device(s)"
+            out.problems.append(f"{where}: names {len(listed)} device(s) {listed}, the task "
+                                f"takes {kind}")
+            continue
+        for d in listed:
+            on.setdefault((j, d), []).append(int(i))
+    for (j, d), tasks in sorted(on.items()):
+        used = sum(int(problem.gpu_milli[i]) if problem.gpu_milli[i] < 1000 else 1000
+                   for i in tasks)
+        if used > 1000:
+            who = ", ".join(names[i] for i in tasks)
+            out.problems.append(f"node {nodes[j]!r} GPU device {d} over-committed: {used} "
+                                f"milli-GPU > 1000 (tasks {who})")
+
+
+def _devices(mask: int) -> list[int]:
+    return [d for d in range(64) if mask >> d & 1]

@@ -1123,3 +1123,130 @@ def naive_util_search(rec: Any, x0: Sequence[int], order: Sequence[int], passes:
         put(a, j)
         tick()
     return x
+
+
+# --------------------------------------------------------------------------- GPU devices
+
+
+def _device_pack_order(problem: Problem) -> list[int]:
+    """Whole-device tasks (more devices first), then shares (larger first), then the rest;
+    ties by index."""
+    def key(i: int) -> tuple[int, int, int]:
+        g = int(problem.gpu_milli[i])
+        kind = 0 if g >= 1000 else (1 if g > 0 else 2)
+        return (kind, -g, i)
+    return sorted(range(problem.n_tasks), key=key)
+
+
+def _labels_ok(problem: Problem, i: int, j: int) -> bool:
+    labels = problem.node_labels[j]
+    return all(any(label in labels for label in req) for req in problem.task_requires[i])
+
+
+def devices(problem: Problem, x: Sequence[Any], masks: Sequence[Any] | None = None
+            ) -> tuple[float, float, list[int]]:
+    """``(allocated GPU share, violation, device masks)`` of one solution of the device model.
+
+    ``x`` node per task (-1: waiting); ``masks`` device mask per task, or None to pack the
+    devices with the canonical rule (docs/model.md, "GPU devices"): in the order of
+    :func:`_device_pack_order`, a task of k whole devices takes the k lowest free devices of
+    its node (k least loaded, ties lowest, when fewer are free); a share takes the device
+    it fits most tightly (ties lowest; the least loaded when it fits none).
+    """
+    N, M, K = problem.n_tasks, problem.n_nodes, problem.n_resources
+    xs = [int(v) for v in x]
+    integer = _int_data(problem)
+    gpus = [int(problem.gpus[j]) for j in range(M)]
+    dev = [[0] * gpus[j] for j in range(M)]
+    zero: int | float = 0 if integer else 0.0
+    load = [[zero] * K for _ in range(M)]
+    out = [0] * N
+    alloc, viol = 0.0, 0.0
+    for t in _device_pack_order(problem):
+        j = xs[t]
+        if j < 0:
+            if not bool(problem.may_wait[t]):
+                viol += 1
+            continue
+        d = task_demand(problem, t, j)
+        for k in range(K):
+            load[j][k] = load[j][k] + d[k]
+        if not _labels_ok(problem, t, j):
+            viol += 1
+        g = int(problem.gpu_milli[t])
+        if g == 0:
+            continue
+        alloc += float(problem.weight[t]) * g
+        need = 1 if g < 1000 else g // 1000
+        if need > gpus[j]:
+            viol += 1
+            continue
+        amount = g if g < 1000 else 1000
+        if masks is not None:
+            m = int(masks[t])
+            chosen = [b for b in range(64) if (m >> b) & 1]
+            if len(chosen) != need or any(b >= gpus[j] for b in chosen):
+                viol += 1
+                continue
+        elif g < 1000:
+            fit = [(1000 - dev[j][b] - g, b) for b in range(gpus[j]) if dev[j][b] + g <= 1000]
+            chosen = [min(fit)[1]] if fit else [min((dev[j][b], b) for b in range(gpus[j]))[1]]
+        else:
+            free = [b for b in range(gpus[j]) if dev[j][b] == 0]
+            if len(free) >= need:
+                chosen = free[:need]
+            else:
+                chosen = [b for _, b in sorted((dev[j][b], b) for b in range(gpus[j]))][:need]
+        for b in chosen:
+            dev[j][b] += amount
+            out[t] |= 1 << b
+    caps = [_capacity(problem, j) for j in range(M)]
+    for k in range(K):
+        scale = max(caps[j][k] for j in range(M))
+        for j in range(M):
+            excess = load[j][k] - caps[j][k]
+            if excess > 0 and scale > 0:
+                viol += excess / scale
+    for j in range(M):
+        for b in range(gpus[j]):
+            if dev[j][b] > 1000:
+                viol += (dev[j][b] - 1000) / 1000
+    total = 1000 * sum(gpus)
+    return alloc / (total if total > 0 else 1), viol, out
+
+
+def device_brute_force(problem: Problem) -> float:
+    """Largest allocated GPU share over every node assignment (waiting where allowed) that
+    some device masks make feasible; exhaustive, for a handful of tasks only."""
+    import itertools
+
+    N, M = problem.n_tasks, problem.n_nodes
+    choices = [([-1] if bool(problem.may_wait[i]) else []) + list(range(M)) for i in range(N)]
+    best = -1.0
+    for xs in itertools.product(*choices):
+        value = _device_feasible_value(problem, list(xs))
+        if value is not None and value > best:
+            best = value
+    return best
+
+
+def _device_feasible_value(problem: Problem, xs: list[int]) -> float | None:
+    """Objective of ``xs`` if some device masks make it feasible, else None (tries every
+    mask of every GPU task)."""
+    import itertools
+
+    obj, _viol, _ = devices(problem, xs)
+    gpu_tasks = [t for t in range(problem.n_tasks) if xs[t] >= 0 and problem.gpu_milli[t] > 0]
+    options = []
+    for t in gpu_tasks:
+        g = int(problem.gpu_milli[t])
+        need = 1 if g < 1000 else g // 1000
+        n = int(problem.gpus[xs[t]])
+        options.append([sum(1 << b for b in c) for c in itertools.combinations(range(n), need)])
+    masks = [0] * problem.n_tasks
+    for combo in itertools.product(*options):
+        for t, m in zip(gpu_tasks, combo, strict=True):
+            masks[t] = m
+        if devices(problem, xs, masks)[1] == 0:
+            return obj
+    return None

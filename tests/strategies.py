@@ -227,3 +227,61 @@ def schedule_cases(draw: st.DrawFn, max_p: int = 6, **kwargs: object
     problem = draw(schedule_problems(**kwargs))
     pop = draw(population(problem, max_p))
     return problem, pop, draw(keys(pop.shape[0], problem.n_tasks))
+
+
+@st.composite
+def device_problems(draw: st.DrawFn, max_n: int = 8, max_m: int = 4,
+                    max_gpus: int = 4) -> Problem:
+    """Random problems of the GPU-device model: nodes with 0..max_gpus devices, tasks asking
+    nothing, a share of one device (1..999 milli-GPU) or k whole devices, one integer
+    resource, labels now and then, waiting allowed per task."""
+    N = draw(st.integers(1, max_n), label="N")
+    M = draw(st.integers(1, max_m), label="M")
+    gpus = [draw(st.integers(0, max_gpus)) for _ in range(M)]
+    gpus[0] = max(gpus[0], 1)  # the model needs one device somewhere
+    most = max(gpus)
+    kinds = []
+    for _ in range(N):
+        kind = draw(st.sampled_from(["none", "share", "share", "whole"]))
+        if kind == "share" or (kind == "whole" and most == 0):
+            kinds.append(draw(st.sampled_from([100, 250, 300, 460, 500, 700, 999])))
+        elif kind == "whole":
+            kinds.append(1000 * draw(st.integers(1, most)))
+        else:
+            kinds.append(0)
+    cap = [[draw(st.integers(1, 16))] for _ in range(M)]
+    dem = [[draw(st.integers(0, 8))] for _ in range(N)]
+    labels = [["a"] if draw(st.booleans()) else [] for _ in range(M)]
+    requires = [[["a"]] if draw(st.integers(0, 5)) == 0 else [] for _ in range(N)]
+    may_wait = [draw(st.booleans()) for _ in range(N)]
+    weight = [draw(st.sampled_from([1.0, 1.0, 2.0, 0.5])) for _ in range(N)]
+    # every task must fit some node on its own (Problem refuses it otherwise)
+    for i in range(N):
+        if not any(dem[i][0] <= cap[j][0] and kinds[i] // 1000 <= gpus[j]
+                   and (kinds[i] == 0 or gpus[j] > 0)
+                   and (not requires[i] or "a" in labels[j]) for j in range(M)):
+            requires[i], dem[i], kinds[i] = [], [0], 0
+    if not any(kinds):  # and one task asking for GPU (node 0 holds it)
+        requires[0], dem[0], kinds[0] = [], [0], 500
+    return Problem(np.array(cap, np.int64), np.array(dem, np.int64), gpus=gpus,
+                   gpu_milli=kinds, may_wait=may_wait, weight=weight, node_labels=labels,
+                   task_requires=requires, objective="gpu_allocation")
+
+
+@st.composite
+def device_solutions(draw: st.DrawFn, problem: Problem, max_p: int = 5
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """A (P, N) int32 population (waiting -1 now and then) and (P, N) int64 device masks
+    (random bits below the node's count, sometimes beyond it or of the wrong size)."""
+    N, M = problem.n_tasks, problem.n_nodes
+    P = draw(st.integers(1, max_p), label="P")
+    pop = np.array([[draw(st.integers(-1, M - 1)) for _ in range(N)] for _ in range(P)],
+                   np.int32).reshape(P, N)
+    masks = np.zeros((P, N), np.int64)
+    for p in range(P):
+        for i in range(N):
+            j = int(pop[p, i])
+            width = int(problem.gpus[j]) if j >= 0 else 0
+            top = (1 << (width + draw(st.integers(0, 1)))) - 1
+            masks[p, i] = draw(st.integers(0, max(top, 0)))
+    return pop, masks

@@ -258,7 +258,7 @@ def test_psplib_errors(tmp_path):
 
 
 def test_openb_tiny_values():
-    p = read_openb(FIX / "openb_nodes_tiny.csv", FIX / "openb_pods_tiny.csv")
+    p = read_openb(FIX / "openb_nodes_tiny.csv", FIX / "openb_pods_tiny.csv", pooled=True)
     assert p.name == "openb_pods_tiny" and p.objective == "max_utilization"
     assert p.resources == ("cpu_milli", "memory_mib", "gpu_milli")
     assert p.node_names == ("node-a", "node-b", "node-c")
@@ -274,7 +274,23 @@ def test_openb_tiny_values():
     assert p.allowed.tolist() == [[True, True, True], [False, True, True],
                                     [False, True, True], [False, False, True]]
     assert p.info["tasks_with_gpu_spec"] == 2 and p.info["total_gpus"] == 10
-    assert "aggregate" in p.info["relaxation"]
+    assert "aggregate" in p.info["relaxation"] and p.info["gpu_model"] == "pooled relaxation"
+    assert not p.has_devices
+
+
+def test_openb_tiny_devices():
+    p = read_openb(FIX / "openb_nodes_tiny.csv", FIX / "openb_pods_tiny.csv")
+    assert p.objective == "gpu_allocation" and p.sense == "max"
+    assert p.resources == ("cpu_milli", "memory_mib") and "relaxation" not in p.info
+    assert p.gpus.tolist() == [0, 2, 8] and p.gpu_milli.tolist() == [0, 460, 2000, 8000]
+    assert p.devices_needed.tolist() == [0, 1, 2, 8] and p.may_wait.all()
+    # pod-3 needs 8 whole devices: only node-c has them (and the label)
+    assert p.allowed.tolist() == [[True, True, True], [False, True, True],
+                                    [False, True, True], [False, False, True]]
+    back = Problem.from_json(p.to_json())
+    assert back == p
+    assert not read_openb(FIX / "openb_nodes_tiny.csv", FIX / "openb_pods_tiny.csv",
+                          may_wait=False).may_wait.any()
 
 
 def test_openb_errors(tmp_path):
@@ -465,9 +481,12 @@ def test_data_psplib_j30_critical_paths():
 @needs_data
 def test_data_openb_default():
     folder = DATA / "alibaba_gpu_v2023_openb" / "csv"
-    p = read_openb(folder / "openb_node_list_all_node.csv", folder / "openb_pod_list_default.csv")
+    p = read_openb(folder / "openb_node_list_all_node.csv", folder / "openb_pod_list_default.csv",
+                   pooled=True)
     assert (p.n_nodes, p.n_tasks) == (1523, 8152)
     assert int(p.capacity[:, 2].sum()) == 6212 * 1000
+    d = read_openb(folder / "openb_node_list_all_node.csv", folder / "openb_pod_list_default.csv")
+    assert int(d.gpus.sum()) == 6212 and int(d.devices_needed.max()) == 8
     assert p.info["gpu_models"]["cpu_only"] == 310
     assert p.info["tasks_by_num_gpu"] == {"0": 1088, "1": 6989, "2": 16, "4": 15, "8": 44}
 

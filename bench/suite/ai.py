@@ -58,7 +58,7 @@ def load(name: str, data: Path) -> gb.Problem:
         return examples.load("ai_cluster")
     if name == "openb":
         return read_openb(data / OPENB / "openb_node_list_all_node.csv",
-                          data / OPENB / "openb_pod_list_default.csv")
+                          data / OPENB / "openb_pod_list_default.csv", pooled=True)
     raise ValueError(f"unknown AI-cluster instance {name!r}")
 
 

@@ -112,6 +112,8 @@ def _eligibility(problem: Problem) -> tuple[int, np.ndarray]:
             everywhere = bool((problem.demand <= problem.capacity[None]).all())
         elif problem.n_resources:
             everywhere = bool((problem.demand.max(axis=0) <= problem.capacity.min(axis=0)).all())
+    if everywhere and problem.has_devices:
+        everywhere = bool(problem.devices_needed.max() <= problem.gpus.min())
     if everywhere:
         return 0, np.ones((1, 1), bool)
     if problem.n_tasks * problem.n_nodes <= DENSE_ALLOWED_LIMIT:

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from gabalance.backend import Packed, score_matrix, transposed
+from gabalance.backend._numba_devices import devices  # noqa: F401  (the backend's entry)
 from gabalance.backend._numba_shared import _heap_pop, _heap_push, _move, _util
 
 

@@ -567,3 +567,73 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
         for p in range(pop.shape[0]):
             _improve_one(pk, pop[p], orders[p], ok, code, sign, passes,
                          0.0 if weights is None else float(weights[p]))
+
+
+def devices(rec: Any, pop: np.ndarray, masks: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GPU-device model (``gabalance.devices``): allocated GPU share, violation and device
+    masks of every individual, vectorised over the population; tasks one after the other in
+    ``rec.order``, packing devices with the canonical rule when ``masks`` is None."""
+    P, N = pop.shape
+    M, K = rec.capacity.shape
+    rows = np.arange(P)
+    load = np.zeros((P, M, K), rec.capacity.dtype)
+    dev = np.zeros((P, M, rec.width + 1), np.int64)  # column `width`: scratch for no-device
+    out = np.zeros((P, N), np.int64)
+    alloc, viol = np.zeros(P), np.zeros(P)
+    bits = np.int64(1) << np.arange(rec.width, dtype=np.int64)
+    for t in rec.order:
+        j = pop[:, t].astype(np.int64)
+        placed = j >= 0
+        viol += (~placed & ~rec.may_wait[t]).astype(float)
+        jj = np.where(placed, j, 0)
+        load[rows[placed], jj[placed]] += rec.demand[t]
+        viol += (placed & ~rec.group_ok[rec.task_group[t], jj]).astype(float)
+        if rec.gpu[t] == 0:
+            continue
+        alloc += np.where(placed, rec.weight[t] * rec.gpu[t], 0.0)
+        n_dev = rec.gpus[jj]
+        ok = placed & (rec.need[t] <= n_dev)
+        viol += (placed & ~ok).astype(float)
+        share = int(rec.gpu[t]) if rec.gpu[t] < 1000 else 0
+        inside = np.arange(rec.width)[None, :] < n_dev[:, None]  # (P, width)
+        state = dev[rows, jj, :rec.width]  # (P, width) loads of each individual's node
+        if masks is not None:
+            m = masks[:, t].astype(np.int64)
+            chosen = (m[:, None] & bits[None, :]) != 0
+            outside = (m >> np.minimum(n_dev, 63)) != 0  # a bit at or beyond the node's count
+            good = ok & (chosen.sum(axis=1) == rec.need[t]) & ~outside
+            viol += (ok & ~good).astype(float)
+            ok = good
+        elif share:
+            left = np.where(inside, 1000 - state - share, -1)
+            fits = left >= 0
+            tight = np.argmin(np.where(fits, left, 10**9), axis=1)
+            least = np.argmin(np.where(inside, state, 10**18), axis=1)
+            pick = np.where(fits.any(axis=1), tight, least)
+            chosen = np.zeros((P, rec.width), bool)
+            chosen[rows, pick] = True
+        else:
+            chosen = np.zeros((P, rec.width), bool)
+            free = inside & (state == 0)
+            enough = free.sum(axis=1) >= rec.need[t]
+            first = free & (np.cumsum(free, axis=1) <= rec.need[t])
+            # too few free: the `need` least loaded devices, ties to the lowest index
+            rank = np.argsort(np.where(inside, state, 10**18), axis=1, kind="stable")
+            least = np.zeros((P, rec.width), bool)
+            np.put_along_axis(least, rank[:, :rec.need[t]], True, axis=1)
+            chosen = np.where(enough[:, None], first, least)
+        chosen &= ok[:, None]
+        out[:, t] = (chosen * bits[None, :]).sum(axis=1)
+        amount = share if share else 1000
+        dev[rows, jj, :rec.width] += chosen * amount
+    for node in range(M):
+        for k in range(K):
+            over = load[:, node, k] - rec.capacity[node, k]
+            if rec.scale[k] > 0:
+                viol += np.where(over > 0, over / rec.scale[k], 0.0)
+    for node in range(M):
+        for d in range(int(rec.gpus[node])):
+            over = dev[:, node, d] - 1000
+            viol += np.where(over > 0, over / 1000, 0.0)
+    return alloc / rec.total_gpu, viol, out

@@ -14,6 +14,8 @@ from gabalance.problem import Problem
 __all__ = ["read_openb"]
 
 RESOURCES = ("cpu_milli", "memory_mib", "gpu_milli")
+#: resources of the per-device reading (GPU is modelled by devices, not as an amount)
+DEVICE_RESOURCES = ("cpu_milli", "memory_mib")
 _REFERENCE = ("Q. Weng, L. Yang, Y. Yu, W. Wang, X. Tang, G. Yang, L. Zhang, \"Beware of "
               "Fragmentation: Scheduling GPU-Sharing Workloads with Fragmentation Gradient "
               "Descent\", USENIX ATC 2023")
@@ -68,8 +70,16 @@ def _int_column(cols: dict[str, list[str]], name: str, where: str) -> np.ndarray
     return out
 
 
-def read_openb(node_csv: PathLike, pod_csv: PathLike) -> Problem:
+def read_openb(node_csv: PathLike, pod_csv: PathLike, *, pooled: bool = False,
+               may_wait: bool = True) -> Problem:
     """Read an openb node list and task (pod) list as one placement problem.
+
+    By default the GPUs are **devices** (the model of the source paper): a node carries
+    ``gpu`` devices of 1000 milli-GPU, a task with ``num_gpu == 1`` takes a share
+    (``gpu_milli``) of one device, a task with ``num_gpu = k > 1`` takes k whole devices;
+    every task may wait (the cluster is saturated at full arrival), and the objective is
+    ``gpu_allocation``. ``pooled=True`` gives the **aggregate GPU relaxation** instead (see
+    Notes).
 
     Parameters
     ----------
@@ -81,11 +91,19 @@ def read_openb(node_csv: PathLike, pod_csv: PathLike) -> Problem:
         Task list CSV with at least ``name,cpu_milli,memory_mib,num_gpu,gpu_milli`` and
         optionally ``gpu_spec`` (allowed GPU models separated by ``|``, empty = any), e.g.
         ``openb_pod_list_default.csv``. Other columns (qos, times, ...) are ignored.
+    pooled : bool, default False
+        Read the aggregate relaxation (one pool of ``1000 * gpu`` milli-GPU per node, every
+        task placed, ``objective="max_utilization"``) in place of the device model.
+    may_wait : bool, default True
+        Device model: whether tasks may stay unplaced.
 
     Returns
     -------
     Problem
-        Placement problem named after the pod file stem, ``objective="max_utilization"``.
+        Device model: ``K = 2`` resources ``("cpu_milli", "memory_mib")``, ``gpus`` (M,) per
+        node, ``gpu_milli`` (N,) per task (``1000 * num_gpu`` when ``num_gpu != 1``),
+        ``may_wait``, ``objective="gpu_allocation"``. ``pooled=True``:
+        placement problem named after the pod file stem, ``objective="max_utilization"``.
         ``M`` nodes named by ``sn``, ``N`` tasks named by ``name``, ``K = 3`` resources
         ``("cpu_milli", "memory_mib", "gpu_milli")``; ``capacity`` (M, 3) int64 with
         ``gpu_milli = 1000 * gpu``; ``demand`` (N, 3) int64 with ``gpu_milli = 1000 * num_gpu``
@@ -148,16 +166,25 @@ def read_openb(node_csv: PathLike, pod_csv: PathLike) -> Problem:
     info: dict[str, Any] = {
         "source": "Alibaba cluster-trace-gpu-v2023 (openb)", "format": "openb-csv",
         "node_file": base(node_csv), "pod_file": base(pod_csv), "reference": _REFERENCE,
-        "relaxation": _RELAXATION,
+        "gpu_model": "pooled relaxation" if pooled else "devices",
         "gpu_models": dict(sorted(Counter(m or "cpu_only" for m in models).items())),
         "total_gpus": int(n_gpu.sum()),
         "tasks_by_num_gpu": {str(k): int(v) for k, v in zip(*np.unique(num_gpu,
                                                                          return_counts=True))},
         "tasks_with_gpu_spec": int(sum(1 for s in specs if s)),
     }
+    if pooled:
+        info["relaxation"] = _RELAXATION
     with located(f"{nwhere} + {pwhere}"):
+        if pooled:
+            return Problem(
+                capacity, demand, resources=RESOURCES, node_names=nodes["sn"],
+                task_names=pods["name"], node_labels=labels, task_requires=requires,
+                objective="max_utilization", name=stem(pod_csv), info=info,
+            )
         return Problem(
-            capacity, demand, resources=RESOURCES, node_names=nodes["sn"],
-            task_names=pods["name"], node_labels=labels, task_requires=requires,
-            objective="max_utilization", name=stem(pod_csv), info=info,
+            capacity[:, :2], demand[:, :2], resources=DEVICE_RESOURCES,
+            node_names=nodes["sn"], task_names=pods["name"], node_labels=labels,
+            task_requires=requires, gpus=n_gpu, gpu_milli=gpu_milli, may_wait=may_wait,
+            objective="gpu_allocation", name=stem(pod_csv), info=info,
         )
