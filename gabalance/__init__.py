@@ -4,6 +4,7 @@ from gabalance.algorithms import GA, PSO, GAParams, PSOParams
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
 from gabalance.exact import MILPParams
 from gabalance.problem import (
+    DEVICE_OBJECTIVES,
     OBJECTIVES,
     PLACEMENT_OBJECTIVES,
     SCHEDULE_OBJECTIVES,
@@ -22,6 +23,7 @@ from gabalance.validate import Validation, validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEVICE_OBJECTIVES",
     "GA",
     "METHODS",
     "OBJECTIVES",

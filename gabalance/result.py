@@ -28,7 +28,7 @@ STATUS = {
 }
 
 _FORMAT = "gabalance-result"
-_ARRAYS = ("x", "priority", "start", "finish")
+_ARRAYS = ("x", "priority", "start", "finish", "devices")
 
 
 class SolveResult(OptimizeResult):
@@ -37,7 +37,11 @@ class SolveResult(OptimizeResult):
     Attributes
     ----------
     x : ndarray, shape (N,), int32
-        Node index of every task in the best solution found.
+        Node index of every task in the best solution found (-1: the task waits, objective
+        ``gpu_allocation`` only).
+    devices : ndarray, shape (N,), int64
+        Objective ``gpu_allocation``: the GPU devices of its node each task holds, as a bit
+        mask (bit d = device d; 0 for a task that asks for no GPU or waits).
     fun : float
         Its objective value, in the objective's own units and sense.
     violation : float
@@ -52,7 +56,7 @@ class SolveResult(OptimizeResult):
     nfev : int
         Full evaluations (schedule decodes) made.
     assignment : dict
-        Task name -> node name.
+        Task name -> node name (None for a task that waits).
     priority : ndarray, shape (N,), float64, or None
         Schedule mode: the priority keys that decode to ``start``/``finish`` (pass them as
         ``keys`` to :func:`gabalance.evaluate`; named so because ``res.keys`` is the dict
@@ -113,7 +117,8 @@ class SolveResult(OptimizeResult):
         res = cls(doc)
         for k in _ARRAYS:
             if res.get(k) is not None:
-                res[k] = np.asarray(res[k], np.int32 if k == "x" else np.float64)
+                kind = {"x": np.int32, "devices": np.int64}.get(k, np.float64)
+                res[k] = np.asarray(res[k], kind)
         if problem is not None:
             res.check(problem)
         return res
@@ -132,18 +137,20 @@ class SolveResult(OptimizeResult):
         names = self.get("assignment") or {}
         for i, task in enumerate(problem.task_names):
             node = names.get(task)
-            if node != problem.node_names[int(x[i])]:
+            said = problem.node_names[int(x[i])] if x[i] >= 0 else None
+            if node != said:
                 raise ValueError(f"task {task!r}: result says node {node!r}, its x says "
-                                 f"{problem.node_names[int(x[i])]!r}")
+                                 f"{said!r}")
         schedule = self.get("mode") == "schedule"
+        devices = self.get("devices")
         ev = evaluate(problem, x, self.get("priority") if schedule else None,
                       objective=self["objective"], sense=self.get("sense"), backend="numpy",
-                      schedule=True if schedule else None)
+                      schedule=True if schedule else None, devices=devices)
         if not np.isclose(ev.objective[0], self.fun, rtol=1e-9, atol=0):
             raise ValueError(f"stored objective {self.fun} but the solution evaluates to "
                              f"{ev.objective[0]}")
         start = ev.start[0] if ev.start is not None else None
-        check = validate(problem, x, start)
+        check = validate(problem, x, start, devices=devices)
         if check.ok != (self.violation == 0):
             raise ValueError(f"stored violation {self.violation} but validate() says: {check}")
 

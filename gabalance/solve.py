@@ -17,7 +17,15 @@ from gabalance.algorithms.pso import PSO, PSOParams
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import evaluate
 from gabalance.exact import EXACT_OBJECTIVES, MILPParams, solve_milp
-from gabalance.problem import MAX_OBJECTIVES, OBJECTIVES, Problem, mode_of
+from gabalance.problem import (
+    ALWAYS_MAX,
+    DEVICE_OBJECTIVES,
+    MAX_OBJECTIVES,
+    OBJECTIVES,
+    Problem,
+    default_sense,
+    mode_of,
+)
 from gabalance.result import SolveResult
 
 __all__ = ["METHODS", "solve"]
@@ -29,7 +37,11 @@ BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_f
                     "best_fit_decreasing", "heft", "random")
 #: exact methods (a MILP solved by HiGHS; see gabalance.exact)
 EXACT_METHODS = ("milp",)
-METHODS = SEARCH_METHODS + EXACT_METHODS + BASELINE_METHODS
+#: the GPU-sharing field's policies (objective ``gpu_allocation``; :mod:`gabalance.gpushare`),
+#: each placing the tasks one at a time in task order; "random" there is the field's Random
+DEVICE_METHODS = ("best_fit", "fgd", "fgd_fit", "fgd_exact", "dotprod", "gpu_clustering",
+                  "gpu_packing")
+METHODS = SEARCH_METHODS + EXACT_METHODS + BASELINE_METHODS + DEVICE_METHODS
 
 #: generations run when neither ``time_limit`` nor ``max_generations`` is given
 DEFAULT_GENERATIONS = 300
@@ -119,13 +131,17 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
                          f"at once), but the problem has {problem.n_edges} dependencies; use a "
                          "schedule objective (makespan, weighted_completion)")
     if sense is None:
-        sense = problem.sense if objective in MAX_OBJECTIVES else "min"
+        sense = default_sense(objective, problem.sense)
     if sense not in ("min", "max"):
         raise ValueError(f"sense must be 'min' or 'max', got {sense!r}")
     if sense == "max" and objective not in MAX_OBJECTIVES:
         raise ValueError(f"objective {objective!r} can only be minimised")
+    if sense == "min" and objective in ALWAYS_MAX:
+        raise ValueError(f"objective {objective!r} can only be maximised")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if objective in DEVICE_OBJECTIVES or method in DEVICE_METHODS or problem.has_devices:
+        _devices_iv(problem, objective, method, params, initial, max_evaluations)
     if method == "heft" and mode != "schedule":
         raise ValueError(f"method 'heft' builds schedules; objective {objective!r} is a "
                          "placement objective")
@@ -172,6 +188,34 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
                          "to Python)")
     return dict(objective=objective, sense=sense, mode=mode, params=params, x0=x0,
                 keys0=keys0)
+
+
+def _devices_iv(problem: Problem, objective: str, method: str, params: Any, initial: Any,
+                max_evaluations: Any) -> None:
+    """The GPU-device model's rules: its objective, its methods, its options."""
+    device_methods = ("ga", "random", *DEVICE_METHODS)
+    if objective not in DEVICE_OBJECTIVES:
+        if method in DEVICE_METHODS:
+            raise ValueError(f"method {method!r} is a GPU-sharing policy: it needs objective "
+                             f"{', '.join(map(repr, DEVICE_OBJECTIVES))}, not {objective!r}")
+        raise ValueError(f"problem {problem.name!r} has GPU devices: solve() packs them per "
+                         f"device only for objective 'gpu_allocation' (got {objective!r}); "
+                         "for other objectives read the cluster pooled, a relaxation "
+                         "(read_openb(..., pooled=True))")
+    if not problem.has_devices:
+        raise ValueError(f"objective {objective!r} needs GPU devices (Problem gpus and "
+                         f"gpu_milli), problem {problem.name!r} has none")
+    if method not in device_methods:
+        raise ValueError(f"method {method!r} has no GPU-device model; for objective "
+                         f"{objective!r} choose from {', '.join(device_methods)}")
+    if params is not None:
+        raise TypeError(f"params are not used on objective {objective!r} (its GA is the "
+                        "packing search of gabalance.algorithms.packing)")
+    if initial is not None:
+        raise ValueError(f"initial is not used on objective {objective!r}")
+    if max_evaluations is not None:
+        raise ValueError(f"max_evaluations is not used on objective {objective!r}; use "
+                         "time_limit or max_generations")
 
 
 class _Progress:
@@ -225,13 +269,21 @@ def solve(
     objective : str, optional
         One of :data:`gabalance.OBJECTIVES` (default ``problem.objective``).
     sense : {"min", "max"}, optional
-        Only ``cost`` may be maximised (default ``problem.sense`` for cost).
+        Only ``cost`` may be maximised (default ``problem.sense`` for cost);
+        ``gpu_allocation`` is always maximised.
     method : str, default "ga"
         "ga" (:class:`gabalance.algorithms.GA`), "pso" (:class:`gabalance.algorithms.PSO`),
         "milp" (the exact models of
         :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
         :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
         first_fit_decreasing, best_fit_decreasing, heft (schedule objectives), random.
+        Objective ``gpu_allocation`` (problems with GPU devices, docs/gpushare.md): "ga" is
+        the packing search (:func:`gabalance.algorithms.packing.pack_search`; takes
+        ``time_limit``, ``max_generations``, ``seed``, ``callback``, ``progress``), and
+        "random", "best_fit", "fgd", "fgd_fit", "fgd_exact", "dotprod", "gpu_clustering",
+        "gpu_packing" are the GPU-sharing policies of :mod:`gabalance.gpushare`, run once
+        in task order. The result then holds ``devices`` (a device mask per task) and -1 in
+        ``x`` for a task that waits.
     backend : {"auto", "numba", "numpy", "cupy"}
         Evaluation engine: ``auto`` honours ``GABALANCE_BACKEND``, else takes ``cupy`` when
         CuPy imports and a CUDA device answers, else ``numba``.
@@ -294,6 +346,11 @@ def solve(
     backend_name = resolve_backend(backend)
     base = dict(objective=objective, sense=sense, mode=mode, method=method,
                 backend=backend_name, seed=seed)
+    if objective in DEVICE_OBJECTIVES:
+        if method == "ga" and time_limit is None and max_generations is None:
+            max_generations = DEFAULT_GENERATIONS
+        return _devices(problem, method, seed, time_limit, max_generations, callback,
+                        progress, base, t0)
     if method in BASELINE_METHODS:
         return _baseline(problem, method, seed, base, t0)
     if method in EXACT_METHODS:
@@ -504,3 +561,80 @@ def _baseline(problem: Problem, method: str, seed: int | None, base: dict[str, A
     else:
         plan = fn(problem)
     return _finish(problem, plan.assignment, plan.keys, base, 3, "", t0)
+
+
+def _devices(problem: Problem, method: str, seed: int | None, time_limit: float | None,
+             max_generations: int | None, callback: Callable[[SolveResult], Any] | None,
+             progress: bool, base: dict[str, Any], t0: float) -> SolveResult:
+    """Objective ``gpu_allocation``: a policy of :mod:`gabalance.gpushare` (run once) or the
+    packing GA (:func:`gabalance.algorithms.packing.pack_search`)."""
+    from gabalance import gpushare
+    from gabalance.algorithms.packing import pack_search
+
+    if method != "ga":
+        run = gpushare.run_policy(problem, method, seed=0 if seed is None else seed)
+        return _finish_devices(problem, run.x, run.devices, base, 3, "", t0)
+    bar = _Progress(progress, "gabalance ga", time_limit, max_generations)
+    status, message = 1, ""
+    with Clock(time_limit) as clock:
+        clock.t0 = t0
+
+        def report(gen: int, value: float, x: np.ndarray, masks: np.ndarray) -> bool:
+            elapsed = clock.elapsed()
+            bar.show(gen, elapsed, value, 0.0)
+            if callback is None:
+                return False
+            partial = SolveResult(x=x.astype(np.int32), devices=masks.copy(), fun=value,
+                                  violation=0.0, nit=gen, nfev=gen, time=elapsed, **base)
+            try:
+                stop = bool(callback(partial))
+            except StopIteration:
+                stop = True
+            return stop
+
+        out = pack_search(problem, time_limit=time_limit, max_generations=max_generations,
+                          seed=seed, elapsed=clock.elapsed, callback=report)
+        if out.stopped in ("callback", "interrupted"):
+            status = 4
+            message = "interrupted" if out.stopped == "interrupted" else "stopped by the callback"
+        elif out.stopped == "time":
+            message = f"time limit reached ({time_limit:g} s)"
+        else:
+            message = f"generation limit reached ({max_generations})"
+        compile_s = clock.compile_time
+    res = _finish_devices(problem, out.x, out.devices, base, status, message, t0)
+    used = res.time - compile_s
+    if time_limit is not None and used > time_limit:
+        res["message"] = res.message.replace(
+            f"time limit reached ({time_limit:g} s)",
+            f"time limit of {time_limit:g} s exceeded ({used:.2f} s of search)")
+    history = dict(out.history)
+    history["violation"] = [0.0] * len(history.get("best", []))
+    res.update(nit=out.generations, nfev=out.generations + len(out.seeded), history=history,
+               seeded=list(out.seeded), compile_time=compile_s)
+    bar.show(out.generations, res.time, res.fun, res.violation, final=True)
+    return res
+
+
+def _finish_devices(problem: Problem, x: np.ndarray, masks: np.ndarray, base: dict[str, Any],
+                    status: int, message: str, t0: float) -> SolveResult:
+    """The result of a device-model plan: x (-1 for a task that waits) and device masks."""
+    x = np.asarray(x, np.int64)
+    masks = np.asarray(masks, np.int64)
+    ev = evaluate(problem, x, objective=base["objective"], sense=base["sense"],
+                  backend="numpy", devices=masks)
+    fun, viol = float(ev.objective[0]), float(ev.violation[0])
+    if viol > 0:
+        status, message = 2, (message + "; " if message else "") + "the plan is not valid"
+    elif not message:
+        message = "completed"
+    waiting = int((x < 0).sum())
+    res = SolveResult(
+        x=x.astype(np.int32), devices=masks, fun=fun, violation=viol,
+        success=bool(viol == 0 and status in (0, 1, 3, 4)), status=status,
+        message=message + (f"; {waiting} task(s) wait" if waiting else ""), nit=0, nfev=1,
+        assignment={t: (problem.node_names[int(j)] if j >= 0 else None)
+                    for t, j in zip(problem.task_names, x)},
+        priority=None, start=None, finish=None, history=None, params=None, **base)
+    res["time"] = time.perf_counter() - t0
+    return res

@@ -13,9 +13,12 @@ import pytest
 import gabalance as gb
 from gabalance import examples, generate
 from gabalance.result import STATUS, SolveResult
-from gabalance.solve import BASELINE_METHODS, EXACT_METHODS, SEARCH_METHODS
+from gabalance.solve import BASELINE_METHODS, DEVICE_METHODS, EXACT_METHODS, SEARCH_METHODS
 
 import naive
+
+#: the methods of every objective but gpu_allocation (tests/test_devices.py covers those)
+GENERAL_METHODS = [m for m in gb.METHODS if m not in DEVICE_METHODS]
 
 SMALL = gb.GAParams(population=10)
 
@@ -50,7 +53,8 @@ def test_problem_and_objective_checks(scenario, placement):
     with _raises(ValueError, "no objective: pass objective=... or set Problem.objective"):
         gb.solve(bare)
     with _raises(ValueError, "unknown objective 'speed' (choose from cost, max_utilization, "
-                             "nodes_used, imbalance, makespan, weighted_completion)"):
+                             "nodes_used, imbalance, gpu_allocation, makespan, "
+                             "weighted_completion)"):
         gb.solve(placement, "speed")
     with _raises(ValueError, "objective 'cost' is a placement objective (all tasks resident at "
                              "once), but the problem has 4 dependencies; use a schedule "
@@ -67,7 +71,8 @@ def test_problem_and_objective_checks(scenario, placement):
 def test_method_checks(scenario, placement):
     with _raises(ValueError, "unknown method 'tabu' (choose from ga, pso, milp, round_robin, "
                              "least_connections, least_loaded, first_fit_decreasing, "
-                             "best_fit_decreasing, heft, random)"):
+                             "best_fit_decreasing, heft, random, best_fit, fgd, fgd_fit, "
+                             "fgd_exact, dotprod, gpu_clustering, gpu_packing)"):
         gb.solve(placement, "cost", method="tabu")
     with _raises(ValueError, "method 'heft' builds schedules; objective 'max_utilization' is a "
                              "placement objective"):
@@ -202,7 +207,7 @@ def _small(method: str) -> dict:
     return dict(max_generations=5, params=SMALL if method == "ga" else gb.PSOParams(swarm=10))
 
 
-@pytest.mark.parametrize("method", gb.METHODS)
+@pytest.mark.parametrize("method", GENERAL_METHODS)
 def test_every_method_on_the_scenario(scenario, method):
     kw = _small(method)
     res = gb.solve(scenario, "makespan", method=method, seed=0, backend="numba", **kw)
@@ -216,7 +221,7 @@ def test_every_method_on_the_scenario(scenario, method):
         assert res.fun <= heft.fun
 
 
-@pytest.mark.parametrize("method", [m for m in gb.METHODS if m != "heft"])
+@pytest.mark.parametrize("method", [m for m in GENERAL_METHODS if m != "heft"])
 @pytest.mark.parametrize("objective", ["cost", "max_utilization"])
 def test_every_method_on_a_placement_problem(placement, method, objective):
     kw = _small(method)
