@@ -292,6 +292,12 @@ def place_one(policy, free, left, gpus, tags, group_ok, cpu_col, demand, gpu, ne
 
 
 @numba.njit(cache=True, nogil=True)
+def seed_stream(seed):
+    """Seed numba's own random stream (the one ``place_one`` draws ties from)."""
+    np.random.seed(seed)  # noqa: NPY002 (numba's stream, not numpy's)
+
+
+@numba.njit(cache=True, nogil=True)
 def commit(free, left, tags, j, mask, demand, gpu, need):
     """Apply a placement to the state."""
     for k in range(free.shape[1]):

@@ -33,7 +33,8 @@ from gabalance import _gpushare as K
 from gabalance.problem import DEVICE_MILLI, Problem, ProblemError
 
 __all__ = ["POLICIES", "Arrivals", "PolicyRun", "Typical", "allocation_bound",
-           "allocation_curve", "arrivals", "fragmentation", "run_policy", "typical_tasks"]
+           "allocation_curve", "arrivals", "fragmentation", "run_policy", "typical_from_kinds",
+           "typical_tasks"]
 
 POLICIES = {"random": K.RANDOM, "dotprod": K.DOTPROD, "gpu_clustering": K.GPU_CLUSTERING,
             "gpu_packing": K.GPU_PACKING, "best_fit": K.BEST_FIT, "fgd": K.FGD,
@@ -93,22 +94,29 @@ def typical_tasks(problem: Problem, coverage: float = 0.95) -> Typical:
         The original task list (the artifact builds the workload before any clone).
     coverage : float in (0, 1]
     """
-    if not 0 < coverage <= 1:
-        raise ValueError(f"coverage must lie in (0, 1], got {coverage!r}")
     col = _cpu_column(problem)
     cpu = problem.demand[:, col] if col >= 0 else np.zeros(problem.n_tasks)
-    g = problem.gpu_milli
+    return typical_from_kinds(cpu, problem.gpu_milli, problem.label_ok()[1],
+                              problem.demand.dtype, coverage)
+
+
+def typical_from_kinds(cpu: Any, gpu_milli: Any, group: Any, dtype: Any,
+                       coverage: float = 0.95) -> Typical:
+    """:func:`typical_tasks` from the tasks' CPU requests (N,), milli-GPU (N,) and label
+    requirement sets (N,) (``Problem.label_ok()[1]``); ``cpu`` is returned as ``dtype``."""
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must lie in (0, 1], got {coverage!r}")
+    g = np.asarray(gpu_milli, np.int64)
     milli = np.where(g >= DEVICE_MILLI, DEVICE_MILLI, g)
-    num = problem.devices_needed
-    group = problem.label_ok()[1]
-    keys = np.stack([cpu.astype(np.float64), milli, num, group], axis=1)
+    num = np.where(g >= DEVICE_MILLI, g // DEVICE_MILLI, (g > 0).astype(np.int64))
+    keys = np.stack([np.asarray(cpu, np.float64), milli, num, np.asarray(group)], axis=1)
     kinds, counts = np.unique(keys, axis=0, return_counts=True)
     # most common first; ties: larger CPU, then milli, then devices, then requirement
     order = np.lexsort((-kinds[:, 3], -kinds[:, 2], -kinds[:, 1], -kinds[:, 0], -counts))
     kinds, counts = kinds[order], counts[order]
     take = int(np.searchsorted(np.cumsum(counts), coverage * counts.sum() - 1e-9)) + 1
     kinds, counts = kinds[:take], counts[:take]
-    return Typical(cpu=kinds[:, 0].astype(problem.demand.dtype), milli=kinds[:, 1].astype(np.int64),
+    return Typical(cpu=kinds[:, 0].astype(dtype), milli=kinds[:, 1].astype(np.int64),
                    num=kinds[:, 2].astype(np.int64), group=kinds[:, 3].astype(np.int32),
                    p=counts / counts.sum())
 

@@ -281,3 +281,73 @@ def test_solve_devices_stops_and_errors():
         gb.solve(p, params={"pop_size": 4})
     with pytest.raises(ValueError, match="can only be maximised"):
         gb.solve(p, sense="min")
+
+
+# ----------------------------------------------------------------------------- online
+
+
+def _objects(p):
+    """gb.Node / gb.Task lists of a device problem (one resource, no labels)."""
+    from gabalance.problem import Node, Task
+
+    nodes = [Node(p.node_names[j], {r: float(p.capacity[j, k]) for k, r in
+                                    enumerate(p.resources)}, gpus=int(p.gpus[j]))
+             for j in range(p.n_nodes)]
+    tasks = [Task(p.task_names[i], demand={r: float(p.demand[i, k]) for k, r in
+                                           enumerate(p.resources)},
+                  gpu_milli=int(p.gpu_milli[i])) for i in range(p.n_tasks)]
+    return nodes, tasks
+
+
+@pytest.mark.parametrize("policy", list(gpushare.POLICIES))
+def test_balancer_device_mode_equals_the_policy(policy):
+    from gabalance.online import Balancer
+
+    rng = np.random.default_rng(0)
+    n = 150
+    p = gb.Problem(np.full((6, 1), 24), rng.integers(1, 9, size=(n, 1)),
+                   gpus=[1, 2, 4, 8, 2, 8], resources=["cpu"], may_wait=True,
+                   gpu_milli=rng.choice([0, 100, 250, 500, 700, 1000, 2000, 4000], size=n),
+                   objective="gpu_allocation")
+    nodes, tasks = _objects(p)
+    b = Balancer(nodes, objective="gpu_allocation", policy=policy, seed=3, workload=tasks)
+    for i, t in enumerate(tasks):
+        b.submit(t, now=i)
+        b.dispatch(now=i)
+    run = gpushare.run_policy(p, policy, seed=3)
+    x = [p.node_names.index(b.running[t]) if t in b.running else -1 for t in p.task_names]
+    assert x == run.x.tolist()
+    masks = [sum(1 << d for d in b.devices.get(t, [])) for t in p.task_names]
+    assert masks == run.devices.tolist()
+    assert b.allocation == pytest.approx(run.allocation)
+    assert b.queued == [t for t, j in zip(p.task_names, x) if j < 0]
+
+
+def test_balancer_device_mode_events():
+    from gabalance.online import Balancer, BalancerError
+    from gabalance.problem import Node, Task
+
+    nodes = [Node("a", {"cpu": 8}, gpus=1), Node("b", {"cpu": 8}, gpus=2)]
+    b = Balancer(nodes, objective="gpu_allocation", policy="best_fit")
+    b.submit(Task("big", demand={"cpu": 1}, gpu_milli=2000), now=0)
+    b.submit(Task("s1", demand={"cpu": 1}, gpu_milli=700), now=0)
+    b.submit(Task("s2", demand={"cpu": 1}, gpu_milli=700), now=0)
+    assert b.dispatch(0) == [("big", "b"), ("s1", "a")]
+    assert b.queued == ["s2"] and b.allocation == pytest.approx(2.7 / 3)
+    assert b.dispatch(1) == []                     # nothing freed: s2 keeps waiting
+    b.finished("s1", now=2)
+    assert b.dispatch(2) == [("s2", "a")] and b.done == {"s1": "a"}
+    assert b.devices == {"big": [0, 1], "s2": [0]}
+    assert b.remove_node("b", now=3) == ["big"] and b.queued == ["big"]
+    b.add_node(Node("c", {"cpu": 8}, gpus=4), now=4)
+    assert b.dispatch(4) == [("big", "c")] and b.devices["big"] == [0, 1]
+    b.failed("big", now=5)
+    assert b.queued == ["big"] and b.failures == {"big": 1}
+    with pytest.raises(BalancerError, match="task 'huge' fits no node"):
+        b.submit(Task("huge", demand={"cpu": 1}, gpu_milli=8000), now=6)
+    with pytest.raises(BalancerError, match="gpu_milli of task 'odd'"):
+        b.submit(Task("odd", gpu_milli=1500), now=6)
+    with pytest.raises(BalancerError, match="unknown policy 'fdg'"):
+        Balancer(nodes, objective="gpu_allocation", policy="fdg")
+    with pytest.raises(BalancerError, match="only kept with objective 'gpu_allocation'"):
+        _ = Balancer(nodes).allocation

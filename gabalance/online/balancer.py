@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from gabalance.evaluate import evaluate, rank_order
-from gabalance.problem import SCHEDULE_OBJECTIVES, Node, Problem, Task
+from gabalance.problem import DEVICE_OBJECTIVES, SCHEDULE_OBJECTIVES, Node, Problem, Task
 from gabalance.result import SolveResult
 from gabalance.solve import EXACT_METHODS, METHODS, SEARCH_METHODS, solve
 
@@ -112,6 +112,20 @@ def _as_node(node: Any) -> Node:
     return node
 
 
+def _as_task(task: Any) -> Task:
+    if isinstance(task, Mapping):
+        fields: dict[str, Any] = dict(task)
+        try:
+            task = Task(**fields)
+        except TypeError as exc:
+            raise BalancerError(f"bad task {fields!r}: {exc}") from None
+    if not isinstance(task, Task):
+        raise BalancerError(f"submit takes a gabalance.Task, got {type(task).__name__}")
+    if not isinstance(task.name, str) or not task.name:
+        raise BalancerError(f"a task needs a non-empty name, got {task.name!r}")
+    return task
+
+
 class Balancer:
     """Online task-to-node balancer: events in, dispatch decisions out.
 
@@ -119,8 +133,19 @@ class Balancer:
     ----------
     nodes : sequence of gabalance.Node
         The initial cluster; capacities are mappings resource -> amount.
-    objective : {"weighted_completion", "makespan"}
-        What each re-plan minimises over the queued and running tasks.
+    objective : {"weighted_completion", "makespan", "gpu_allocation"}
+        What each re-plan minimises over the queued and running tasks. "gpu_allocation"
+        is the GPU-sharing mode (docs/gpushare.md): nodes carry ``gpus`` devices, tasks
+        ask ``gpu_milli``; :meth:`dispatch` places every waiting task with ``policy`` on
+        the current per-device state, in submission order, and a task that fits nowhere
+        keeps waiting; running tasks are never moved. ``time_budget``, ``method``,
+        ``params``, ``migration_cost``, ``smoothing`` and ``max_generations`` are not used
+        there.
+    policy : str, default "fgd_fit"
+        GPU-sharing mode: one of :data:`gabalance.gpushare.POLICIES`.
+    workload : sequence of gabalance.Task, optional
+        GPU-sharing mode: the target workload that FGD-type policies score against (its
+        typical tasks); default: the tasks submitted so far.
     time_budget : float, default 0.2
         Wall-clock seconds per re-plan (``time_limit`` of :func:`gabalance.solve`).
     method : str, default "ga"
@@ -144,13 +169,30 @@ class Balancer:
         Wall seconds of every re-plan that ran a solve.
     """
 
+    failures: dict[str, int]
+    replan_latency: list[float]
+
     def __init__(self, nodes: Sequence[Node], *, objective: str = "weighted_completion",
                  time_budget: float = 0.2, method: str = "ga", params: Any = None,
                  migration_cost: float = 1.0, smoothing: float = 0.3, seed: int | None = 0,
-                 max_generations: int | None = None) -> None:
+                 max_generations: int | None = None, policy: str = "fgd_fit",
+                 workload: Sequence[Task] | None = None) -> None:
+        self._dev: Any = None
+        if objective in DEVICE_OBJECTIVES:
+            from gabalance.online._devices import DeviceEngine
+
+            self.objective, self.seed = objective, seed
+            self._now = 0.0
+            self.failures = {}
+            self.replan_latency = []
+            self._dev = DeviceEngine([_as_node(n) for n in nodes], policy, seed,
+                                     None if workload is None else
+                                     [_as_task(t) for t in workload], BalancerError)
+            return
         if objective not in SCHEDULE_OBJECTIVES:
             raise BalancerError(f"objective must be a schedule objective "
-                                f"({', '.join(SCHEDULE_OBJECTIVES)}), got {objective!r}")
+                                f"({', '.join(SCHEDULE_OBJECTIVES)}) or "
+                                f"{', '.join(DEVICE_OBJECTIVES)}, got {objective!r}")
         if method not in METHODS:
             raise BalancerError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
         if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) \
@@ -189,8 +231,8 @@ class Balancer:
         self._dirty = True
         self._now = 0.0
         self._replans = 0
-        self.failures: dict[str, int] = {}
-        self.replan_latency: list[float] = []
+        self.failures = {}
+        self.replan_latency = []
         for node in nodes:
             self._add(_as_node(node))
 
@@ -198,31 +240,55 @@ class Balancer:
     @property
     def running(self) -> dict[str, str]:
         """Task -> node of every running task (a copy)."""
-        return dict(self._running)
+        return self._dev.running if self._dev is not None else dict(self._running)
 
     @property
     def queued(self) -> list[str]:
         """Queued tasks in submission order."""
+        if self._dev is not None:
+            return self._dev.queued
         return [n for n, r in self._tasks.items() if r.status == "queued"]
 
     @property
     def done(self) -> dict[str, str]:
         """Task -> the node it finished on (a copy)."""
-        return dict(self._done)
+        return self._dev.done if self._dev is not None else dict(self._done)
 
     @property
     def nodes(self) -> list[str]:
         """Names of the nodes that are up."""
-        return list(self._nodes)
+        return self._dev.nodes if self._dev is not None else list(self._nodes)
+
+    @property
+    def devices(self) -> dict[str, list[int]]:
+        """GPU-sharing mode: running task -> the devices of its node it holds."""
+        self._device_mode("devices")
+        return self._dev.devices
+
+    @property
+    def allocation(self) -> float:
+        """GPU-sharing mode: share of the cluster's GPU (milli-GPU of the nodes that are up)
+        that running tasks hold."""
+        self._device_mode("allocation")
+        return float(self._dev.allocation)
+
+    def _device_mode(self, what: str) -> None:
+        if self._dev is None:
+            raise BalancerError(f"{what} is only kept with objective 'gpu_allocation'")
 
     @property
     def capacity(self) -> dict[str, dict[str, float]]:
         """Node -> resource -> capacity of every node that is up (a copy)."""
+        if self._dev is not None:
+            return self._dev.capacity
         return {n: dict(c) for n, c in self._cap.items()}
 
     @property
     def plan(self) -> dict[str, tuple[str, float]]:
-        """Queued task -> (planned node, planned start on the caller's clock) of the last plan."""
+        """Queued task -> (planned node, planned start on the caller's clock) of the last plan
+        (GPU-sharing mode: empty, a waiting task is placed when it fits)."""
+        if self._dev is not None:
+            return {}
         return {t: (n, s) for t, (n, s, _) in self._plan.items()
                 if self._tasks[t].status == "queued"}
 
@@ -240,6 +306,8 @@ class Balancer:
     def next_start(self, now: float) -> float | None:
         """The earliest planned start after ``now`` (when a caller should call
         :meth:`dispatch` again if no event comes first), or None."""
+        if self._dev is not None:
+            return None
         later = [s for t, (_, s, _) in self._plan.items()
                  if s > now and self._tasks[t].status == "queued"]
         return min(later) if later else None
@@ -252,17 +320,11 @@ class Balancer:
         an earliest start on the caller's clock. ``kind`` (default ``task.name``) groups
         tasks for runtime learning."""
         self._clock(now)
-        if isinstance(task, Mapping):
-            fields: dict[str, Any] = dict(task)
-            try:
-                task = Task(**fields)
-            except TypeError as exc:
-                raise BalancerError(f"bad task {fields!r}: {exc}") from None
-        if not isinstance(task, Task):
-            raise BalancerError(f"submit takes a gabalance.Task, got {type(task).__name__}")
+        task = _as_task(task)
         name = task.name
-        if not isinstance(name, str) or not name:
-            raise BalancerError(f"a task needs a non-empty name, got {name!r}")
+        if self._dev is not None:
+            self._dev.submit(task)
+            return
         if name in self._tasks:
             raise BalancerError(f"task {name!r} was already submitted")
         if task.demand_by_node is not None:
@@ -314,6 +376,9 @@ class Balancer:
         """A running task completed; ``runtime`` (default: ``now`` minus its start) updates
         the runtime ratio of (its kind, its node's type)."""
         now = self._clock(now)
+        if self._dev is not None:
+            self._dev.finished(name)
+            return
         rec = self._running_rec(name, "finished")
         node = rec.node
         assert node is not None
@@ -336,6 +401,10 @@ class Balancer:
     def failed(self, name: str, *, now: float) -> None:
         """A running task failed (its node is fine): it goes back to the queue."""
         self._clock(now)
+        if self._dev is not None:
+            self._dev.failed(name)
+            self.failures[name] = self.failures.get(name, 0) + 1
+            return
         rec = self._running_rec(name, "failed")
         self._release(rec)
         rec.status, rec.node = "queued", None
@@ -346,6 +415,9 @@ class Balancer:
         """A node joins (or comes back)."""
         self._clock(now)
         node = _as_node(node)
+        if self._dev is not None:
+            self._dev.add_node(node)
+            return
         if node.name in self._nodes:
             raise BalancerError(f"add_node: node {node.name!r} is already up")
         self._add(node)
@@ -355,6 +427,8 @@ class Balancer:
         """A node leaves or fails: its running tasks go back to the queue (returned, in the
         order they started)."""
         self._clock(now)
+        if self._dev is not None:
+            return list(self._dev.remove_node(name))
         if name not in self._nodes:
             raise BalancerError(f"remove_node: unknown node {name!r} (up: "
                                 f"{', '.join(self._nodes) or 'none'})")
@@ -375,6 +449,8 @@ class Balancer:
         """Re-plan now: solve the problem of the queued and running tasks (see the module
         docstring) within ``time_budget``, warm-started from the last plan."""
         now = self._clock(now)
+        if self._dev is not None:
+            return  # GPU-sharing mode: dispatch places the waiting tasks
         self._dirty = False
         t_start = time.perf_counter()
         nodes = list(self._nodes)
@@ -472,6 +548,11 @@ class Balancer:
         Tasks planned to start later are not started early (no backfilling against the plan).
         """
         now = self._clock(now)
+        if self._dev is not None:
+            t0 = time.perf_counter()
+            placed: list[tuple[str, str]] = list(self._dev.dispatch(now))
+            self.replan_latency.append(time.perf_counter() - t0)
+            return placed
         if self._dirty:
             self.replan(now)
         tol = _TOL * max(1.0, abs(now))
