@@ -41,8 +41,8 @@ OPENB = "alibaba_gpu_v2023_openb"
 ARTIFACT = {"01-Random": "random", "02-DotProd": "dotprod", "03-GpuClustering": "gpu_clustering",
             "04-GpuPacking": "gpu_packing", "05-BestFit": "best_fit", "06-FGD": "fgd"}
 POLICIES = list(ARTIFACT.values())
-#: gabalance's online policy (also a method of gb.solve and the Balancer's)
-ONLINE = "fgd_fit"
+#: gabalance's own online policies (methods of gb.solve; fgd_pack is the Balancer's default)
+ONLINE = ["fgd_fit", "fgd_pack"]
 HERE = Path(__file__).resolve().parent
 
 
@@ -71,10 +71,10 @@ def run_list(name: str, data: Path, seeds: list[int], time_s: float, nodes: str,
     full = read_openb(csvs / f"openb_node_list_{nodes}.csv",
                       csvs / f"openb_pod_list_{name}.csv")
     typical = gpushare.typical_tasks(full)
-    out: dict[str, Any] = {"curves": {p: [] for p in [*POLICIES, ONLINE]}, "offline": []}
+    out: dict[str, Any] = {"curves": {p: [] for p in [*POLICIES, *ONLINE]}, "offline": []}
     for seed in seeds:
         arr = gpushare.arrivals(full, seed)
-        for policy in [*POLICIES, ONLINE]:
+        for policy in [*POLICIES, *ONLINE]:
             t0 = time.perf_counter()
             run = gpushare.run_policy(arr.problem, policy, seed=seed, typical=typical)
             curve = run.curve(range(131))
@@ -117,7 +117,7 @@ def tables(results: dict[str, Any], means: dict[tuple[str, str], np.ndarray],
     lines.append("| list | policy | gabalance | artifact | difference |")
     lines.append("|---|---|---:|---:|---:|")
     for name, res in results.items():
-        for policy in [*POLICIES, ONLINE]:
+        for policy in [*POLICIES, *ONLINE]:
             at = np.array(res["curves"][policy])[:, 100]
             ref = means.get((name, policy))
             art = f"{ref[100]:.2f}" if ref is not None else "-"
@@ -157,7 +157,7 @@ def plot(results: dict[str, Any], means: dict[tuple[str, str], np.ndarray], out:
     for name, res in results.items():
         fig, ax = plt.subplots(figsize=(7, 4.5))
         x = np.arange(131)
-        for i, policy in enumerate([*POLICIES, ONLINE]):
+        for i, policy in enumerate([*POLICIES, *ONLINE]):
             curve = np.nanmean(np.array(res["curves"][policy], dtype=float), axis=0)
             line, = ax.plot(x, curve, lw=1.4, label=f"{policy} (gabalance)", color=f"C{i}")
             ref = means.get((name, policy))

@@ -23,7 +23,7 @@ import numpy as np
 
 MILLI = 1000
 
-RANDOM, DOTPROD, GPU_CLUSTERING, GPU_PACKING, BEST_FIT, FGD, FGD_EXACT, FGD_FIT = range(8)
+RANDOM, DOTPROD, GPU_CLUSTERING, GPU_PACKING, BEST_FIT, FGD, FGD_EXACT, FGD_FIT, FGD_PACK = range(9)
 NO_NODE = -1
 
 
@@ -251,6 +251,15 @@ def place_one(policy, free, left, gpus, tags, group_ok, cpu_col, demand, gpu, ne
             continue
         s, _ = _score(policy, free, left, gpus, tags, j, cpu_col, demand, gpu, need, t_cpu,
                       t_milli, t_num, t_p, t_ok, sc)
+        if policy == FGD_PACK:
+            # FGD's score; among equal scores a node already holding GPU work goes first
+            # (then the node order), keeping untouched nodes whole for larger tasks
+            tb = 1.0 if _idle(left, gpus, j) == MILLI * gpus[j] else 0.0
+            if s > best or (s == best and tb < best_tb):
+                best, best_tb = s, tb
+                candidates[0] = j
+                n = 1
+            continue
         if policy == FGD_EXACT or policy == FGD_FIT:
             tb = _tiebreak(free, left, gpus, j, cpu_col, demand, gpu, need, sc)
             if s > best + 1e-9 or (s > best - 1e-9 and tb < best_tb):
@@ -271,7 +280,7 @@ def place_one(policy, free, left, gpus, tags, group_ok, cpu_col, demand, gpu, ne
     per = gpu if gpu < MILLI else MILLI
     if gpu == 0:
         return j, 0
-    if policy == FGD or policy == FGD_EXACT or policy == FGD_FIT:
+    if policy == FGD or policy == FGD_EXACT or policy == FGD_FIT or policy == FGD_PACK:
         _, mask = _fgd_choice(left, gpus, free, j, cpu_col, demand, gpu, need, t_cpu, t_milli,
                               t_num, t_p, t_ok, policy == FGD_EXACT)
         return j, mask

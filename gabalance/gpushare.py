@@ -38,7 +38,7 @@ __all__ = ["POLICIES", "Arrivals", "PolicyRun", "Typical", "allocation_bound",
 
 POLICIES = {"random": K.RANDOM, "dotprod": K.DOTPROD, "gpu_clustering": K.GPU_CLUSTERING,
             "gpu_packing": K.GPU_PACKING, "best_fit": K.BEST_FIT, "fgd": K.FGD,
-            "fgd_exact": K.FGD_EXACT, "fgd_fit": K.FGD_FIT}
+            "fgd_exact": K.FGD_EXACT, "fgd_fit": K.FGD_FIT, "fgd_pack": K.FGD_PACK}
 
 
 def _device_problem(problem: Any, what: str = "problem") -> Problem:

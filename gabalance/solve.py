@@ -39,8 +39,8 @@ BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_f
 EXACT_METHODS = ("milp",)
 #: the GPU-sharing field's policies (objective ``gpu_allocation``; :mod:`gabalance.gpushare`),
 #: each placing the tasks one at a time in task order; "random" there is the field's Random
-DEVICE_METHODS = ("best_fit", "fgd", "fgd_fit", "fgd_exact", "dotprod", "gpu_clustering",
-                  "gpu_packing")
+DEVICE_METHODS = ("best_fit", "fgd", "fgd_fit", "fgd_exact", "fgd_pack", "dotprod",
+                  "gpu_clustering", "gpu_packing")
 METHODS = SEARCH_METHODS + EXACT_METHODS + BASELINE_METHODS + DEVICE_METHODS
 
 #: generations run when neither ``time_limit`` nor ``max_generations`` is given
@@ -280,10 +280,10 @@ def solve(
         Objective ``gpu_allocation`` (problems with GPU devices, docs/gpushare.md): "ga" is
         the packing search (:func:`gabalance.algorithms.packing.pack_search`; takes
         ``time_limit``, ``max_generations``, ``seed``, ``callback``, ``progress``), and
-        "random", "best_fit", "fgd", "fgd_fit", "fgd_exact", "dotprod", "gpu_clustering",
-        "gpu_packing" are the GPU-sharing policies of :mod:`gabalance.gpushare`, run once
-        in task order. The result then holds ``devices`` (a device mask per task) and -1 in
-        ``x`` for a task that waits.
+        "random", "best_fit", "fgd", "fgd_fit", "fgd_exact", "fgd_pack", "dotprod",
+        "gpu_clustering", "gpu_packing" are the GPU-sharing policies of
+        :mod:`gabalance.gpushare`, run once in task order. The result then holds
+        ``devices`` (a device mask per task) and -1 in ``x`` for a task that waits.
     backend : {"auto", "numba", "numpy", "cupy"}
         Evaluation engine: ``auto`` honours ``GABALANCE_BACKEND``, else takes ``cupy`` when
         CuPy imports and a CUDA device answers, else ``numba``.

@@ -72,7 +72,7 @@ def test_method_checks(scenario, placement):
     with _raises(ValueError, "unknown method 'tabu' (choose from ga, pso, milp, round_robin, "
                              "least_connections, least_loaded, first_fit_decreasing, "
                              "best_fit_decreasing, heft, random, best_fit, fgd, fgd_fit, "
-                             "fgd_exact, dotprod, gpu_clustering, gpu_packing)"):
+                             "fgd_exact, fgd_pack, dotprod, gpu_clustering, gpu_packing)"):
         gb.solve(placement, "cost", method="tabu")
     with _raises(ValueError, "method 'heft' builds schedules; objective 'max_utilization' is a "
                              "placement objective"):

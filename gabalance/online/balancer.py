@@ -141,8 +141,9 @@ class Balancer:
         keeps waiting; running tasks are never moved. ``time_budget``, ``method``,
         ``params``, ``migration_cost``, ``smoothing`` and ``max_generations`` are not used
         there.
-    policy : str, default "fgd_fit"
-        GPU-sharing mode: one of :data:`gabalance.gpushare.POLICIES`.
+    policy : str, default "fgd_pack"
+        GPU-sharing mode: one of :data:`gabalance.gpushare.POLICIES`; "fgd_pack" is FGD
+        whose ties go first to nodes already holding GPU work (docs/gpushare.md).
     workload : sequence of gabalance.Task, optional
         GPU-sharing mode: the target workload that FGD-type policies score against (its
         typical tasks); default: the tasks submitted so far.
@@ -175,7 +176,7 @@ class Balancer:
     def __init__(self, nodes: Sequence[Node], *, objective: str = "weighted_completion",
                  time_budget: float = 0.2, method: str = "ga", params: Any = None,
                  migration_cost: float = 1.0, smoothing: float = 0.3, seed: int | None = 0,
-                 max_generations: int | None = None, policy: str = "fgd_fit",
+                 max_generations: int | None = None, policy: str = "fgd_pack",
                  workload: Sequence[Task] | None = None) -> None:
         self._dev: Any = None
         if objective in DEVICE_OBJECTIVES:
