@@ -1,6 +1,7 @@
 """gabalance: which node runs which AI task, and when, on heterogeneous clusters."""
 
 from gabalance.algorithms import GA, PSO, GAParams, PSOParams
+from gabalance.bounds import Bound, schedule_bound
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
 from gabalance.exact import MILPParams
 from gabalance.problem import (
@@ -30,6 +31,7 @@ __all__ = [
     "PLACEMENT_OBJECTIVES",
     "PSO",
     "SCHEDULE_OBJECTIVES",
+    "Bound",
     "Dependency",
     "Evaluation",
     "GAParams",
@@ -47,6 +49,7 @@ __all__ = [
     "evaluate",
     "mode_of",
     "rank_order",
+    "schedule_bound",
     "solve",
     "tune",
     "validate",

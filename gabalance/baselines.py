@@ -8,6 +8,8 @@ exactly the plan the baseline built. Nodes a task may not run on are never chose
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -19,12 +21,17 @@ from gabalance.problem import Problem, mode_of
 
 __all__ = [
     "BASELINES",
+    "CONVENTIONS",
     "Plan",
     "best_fit_decreasing",
+    "cpop",
+    "downward_rank",
     "first_fit_decreasing",
     "heft",
     "least_connections",
     "least_loaded",
+    "optimistic_cost_table",
+    "peft",
     "random",
     "round_robin",
     "upward_rank",
@@ -139,97 +146,491 @@ def best_fit_decreasing(problem: Problem) -> Plan:
     return _fit_decreasing(problem, best=True)
 
 
-def _mean_transfer(problem: Problem) -> float:
-    """Mean time to move one unit of data between two different nodes."""
-    M = problem.n_nodes
-    if M < 2:
-        return 0.0
-    bw = np.broadcast_to(np.asarray(problem.bandwidth, np.float64), (M, M))
-    off = ~np.eye(M, dtype=bool)
-    return float(np.mean(1.0 / bw[off]))
+# --------------------------------------------------------------------------- list schedulers
+# HEFT, CPOP and PEFT: a priority list, then each task in turn to a node, at the earliest
+# start there given the tasks already placed (insertion into gaps: the decoder's own rule,
+# so the keys of the placing order make the decoder rebuild the schedule exactly).
+
+#: rank conventions of the list schedulers: the papers' definitions, or anrg-saga 2.0's
+CONVENTIONS = ("paper", "saga")
+
+#: above this many task-node pairs the allowed nodes are found task by task, not from the
+#: dense (N, M) eligibility matrix
+_DENSE_PAIRS = 1 << 24
 
 
-def upward_rank(problem: Problem) -> np.ndarray:
-    """HEFT's upward rank (Topcuoglu, Hariri & Wu 2002): mean runtime over the allowed
-    nodes plus the longest path of mean transfer and rank to an exit task. Shape (N,)."""
-    N = problem.n_tasks
-    mean_rt = np.empty(N)
-    for i in range(N):
-        nodes = problem.allowed_nodes(i)
-        if problem.runtime is not None:
-            mean_rt[i] = np.mean(problem.runtime[i, nodes].astype(np.float64))
+def _convention_iv(convention: object, who: str) -> str:
+    if not isinstance(convention, str) or convention not in CONVENTIONS:
+        raise ValueError(f"{who}: convention must be one of "
+                         f"{', '.join(map(repr, CONVENTIONS))}, got {convention!r}")
+    return convention
+
+
+class _Graph:
+    """What the list schedulers share, computed once per call: per task its allowed nodes
+    and runtimes there, successors and predecessors as (task, edge) lists, the dependency
+    order of :func:`_topological` and each task's position in it."""
+
+    def __init__(self, problem: Problem) -> None:
+        N, M = problem.n_tasks, problem.n_nodes
+        self.problem = problem
+        if N * M <= _DENSE_PAIRS:
+            self.nodes = [np.flatnonzero(row) for row in problem.allowed]
         else:
-            mean_rt[i] = np.mean(float(problem.duration[i])
-                                 / problem.speed[nodes].astype(np.float64))
-    per_unit = _mean_transfer(problem)
-    succ: list[list[tuple[int, float]]] = [[] for _ in range(N)]
-    for (p, s), d in zip(problem.edges.tolist(), problem.data.tolist()):
-        succ[p].append((s, d * per_unit))
-    rank = np.zeros(N)
-    for i in reversed(_topological(problem)):
-        rank[i] = mean_rt[i] + max((c + rank[s] for s, c in succ[i]), default=0.0)
-    return rank
+            self.nodes = [problem.allowed_nodes(i) for i in range(N)]
+        if problem.runtime is not None:
+            rt = problem.runtime
+            self.runtime = [rt[i, nodes].astype(np.float64) for i, nodes in enumerate(self.nodes)]
+        else:
+            speed = problem.speed.astype(np.float64)
+            duration = problem.duration.astype(np.float64).tolist()
+            self.runtime = [duration[i] / speed[nodes] for i, nodes in enumerate(self.nodes)]
+        self.succ: list[list[tuple[int, int]]] = [[] for _ in range(N)]
+        self.pred: list[list[tuple[int, int]]] = [[] for _ in range(N)]
+        for e, (p, s) in enumerate(problem.edges.tolist()):
+            self.succ[p].append((s, e))
+            self.pred[s].append((p, e))
+        self.topo = _topological(problem)
+        self.position = [0] * N
+        for k, i in enumerate(self.topo):
+            self.position[i] = k
+
+    def mean_runtime(self) -> list[float]:
+        """``w̄``: each task's mean runtime over the nodes it may run on."""
+        return [float(np.mean(rt)) for rt in self.runtime]
+
+    def mean_transfer(self, convention: str) -> list[float]:
+        """``c̄``: the mean transfer time of each dependency (see :func:`upward_rank`)."""
+        problem = self.problem
+        data = problem.data.astype(np.float64)
+        M = problem.n_nodes
+        if M < 2 or data.size == 0:
+            return [0.0] * data.size
+        off = ~np.eye(M, dtype=bool)
+        bw = np.broadcast_to(np.asarray(problem.bandwidth, np.float64), (M, M))[off]
+        if convention == "paper":
+            mean_bw = float(np.mean(bw))
+            return [0.0] * data.size if math.isinf(mean_bw) else (data / mean_bw).tolist()
+        # each undirected pair appears twice in bw (both directions): their mean, over the
+        # M (M - 1) / 2 pairs and the M self-links of transfer 0
+        return (data * (float(np.sum(1.0 / bw)) / (M * (M + 1)))).tolist()
+
+    def upward(self, convention: str) -> np.ndarray:
+        w = self.mean_runtime()
+        c = self.mean_transfer(convention)
+        succ = self.succ
+        rank = [0.0] * len(w)
+        for i in reversed(self.topo):
+            rank[i] = w[i] + max((c[e] + rank[s] for s, e in succ[i]), default=0.0)
+        return np.array(rank)
+
+    def downward(self, convention: str) -> np.ndarray:
+        c = self.mean_transfer(convention)
+        pred = self.pred
+        rank = [0.0] * len(pred)
+        if convention == "paper":
+            w = self.mean_runtime()
+            for i in self.topo:
+                rank[i] = max((rank[p] + w[p] + c[e] for p, e in pred[i]), default=0.0)
+            return np.array(rank)
+        # saga: the task's own runtime on a node of mean speed; several entry tasks get
+        # saga's zero-cost super source (rank 0, zero-size edges) before them
+        own = self.mean_speed_runtime()
+        super_source = sum(1 for ps in pred if not ps) > 1
+        for i in self.topo:
+            if pred[i]:
+                rank[i] = max(rank[p] + c[e] + own[i] for p, e in pred[i])
+            elif super_source:
+                rank[i] = own[i]
+        return np.array(rank)
+
+    def mean_speed_runtime(self) -> list[float]:
+        """Each task's runtime on a node of mean speed over its allowed nodes: ``duration /
+        mean(speed)``; with a runtime matrix the harmonic mean of its runtimes (the same on
+        related nodes; 0 when one is 0)."""
+        problem = self.problem
+        if problem.runtime is None:
+            speed = problem.speed.astype(np.float64)
+            return [float(problem.duration[i]) / float(np.mean(speed[nodes]))
+                    for i, nodes in enumerate(self.nodes)]
+        return [0.0 if np.any(rt == 0) else 1.0 / float(np.mean(1.0 / rt))
+                for rt in self.runtime]
+
+    def ready_order(self, priority: np.ndarray) -> list[int]:
+        """The ready list: repeatedly the ready task of highest priority (ties: the earlier
+        in dependency order). Always a dependency order."""
+        import heapq
+
+        neg = (-np.asarray(priority, np.float64)).tolist()
+        position, succ = self.position, self.succ
+        waiting = [len(ps) for ps in self.pred]
+        ready = [(neg[i], position[i], i) for i in range(len(neg)) if waiting[i] == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            i = heapq.heappop(ready)[2]
+            order.append(i)
+            for s, _ in succ[i]:
+                waiting[s] -= 1
+                if waiting[s] == 0:
+                    heapq.heappush(ready, (neg[s], position[s], s))
+        return order
 
 
-def heft(problem: Problem) -> Plan:
+def upward_rank(problem: Problem, convention: str = "paper") -> np.ndarray:
+    """HEFT's upward rank (Topcuoglu, Hariri & Wu 2002, eq. 5).
+
+    ``rank_u(i) = w̄_i + max over successors j of (c̄_ij + rank_u(j))`` (an exit task: its
+    ``w̄``), with ``w̄_i`` the mean runtime of task ``i`` over the nodes it may run on and
+    ``c̄_ij`` the mean transfer time of the dependency.
+
+    Parameters
+    ----------
+    problem : Problem
+    convention : {"paper", "saga"}, default "paper"
+        How ``c̄`` averages over the network. ``"paper"`` (eq. 4, no start-up cost):
+        ``data / B̄``, ``B̄`` the mean bandwidth over the ordered pairs of distinct nodes (so
+        ``c̄ = 0`` with one node, or when a pair's bandwidth is infinite). ``"saga"``
+        (anrg-saga 2.0): the mean of ``data / bandwidth`` over the ``M (M + 1) / 2``
+        undirected links of the network, each node's link to itself (transfer 0) included
+        and a pair's two directions averaged; on a uniform network that is ``(M - 1) /
+        (M + 1)`` of the paper's.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    return _Graph(problem).upward(_convention_iv(convention, "upward_rank"))
+
+
+def downward_rank(problem: Problem, convention: str = "paper") -> np.ndarray:
+    """CPOP's downward rank (Topcuoglu, Hariri & Wu 2002, eq. 6).
+
+    ``rank_d(i) = max over predecessors p of (rank_d(p) + w̄_p + c̄_pi)``, 0 for an entry
+    task: the longest path of mean runtimes and transfers from an entry task to ``i``, its
+    own runtime excluded (``w̄``, ``c̄`` as in :func:`upward_rank`).
+
+    Parameters
+    ----------
+    problem : Problem
+    convention : {"paper", "saga"}, default "paper"
+        ``"saga"`` is anrg-saga 2.0's ``downward_rank``: ``c̄`` of ``convention="saga"``,
+        and the task's *own* runtime on a node of mean speed (``duration / mean(speed)``;
+        with a runtime matrix the harmonic mean of its runtimes) in place of the
+        predecessor's mean runtime; when the graph has several entry tasks saga adds a
+        zero-cost super source before them, so an entry task's rank is then its own
+        runtime, not 0.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    return _Graph(problem).downward(_convention_iv(convention, "downward_rank"))
+
+
+def heft(problem: Problem, *, convention: str = "paper") -> Plan:
     """Heterogeneous Earliest Finish Time (Topcuoglu, Hariri & Wu 2002), insertion-based.
 
-    Tasks in decreasing upward rank (ties in dependency order), each to the allowed node on
-    which it finishes earliest, inserted into the earliest gap that holds it, with transfer
-    times between nodes. On nodes that run several tasks at once (cumulative capacity) the
-    same rule uses the node's capacity profile.
+    Tasks in decreasing :func:`upward_rank` (mean runtime over the allowed nodes, mean
+    transfer time), each to the allowed node on which it finishes earliest (ties: the lowest
+    node index), inserted into the earliest gap that holds it after its inputs arrive and
+    its release time. The paper breaks rank ties at random; here they go in dependency
+    order, which keeps the list a dependency order when zero-cost tasks tie. On nodes that
+    run several tasks at once (cumulative capacity) the same rule uses the node's capacity
+    profile.
+
+    Parameters
+    ----------
+    problem : Problem
+        A schedule problem.
+    convention : {"paper", "saga"}, default "paper"
+        The mean transfer time of the ranks (see :func:`upward_rank`). With ``"saga"`` the
+        schedule is that of anrg-saga 2.0's ``HeftScheduler`` on the same instance, up to
+        ties between nodes (saga breaks them in the iteration order of a frozenset).
+
+    Returns
+    -------
+    Plan
+        The assignment, and keys in the order the tasks were placed: the decoder rebuilds
+        the schedule exactly.
+
+    References
+    ----------
+    H. Topcuoglu, S. Hariri and M.-Y. Wu, "Performance-effective and low-complexity task
+    scheduling for heterogeneous computing", IEEE TPDS 13(3):260-274, 2002.
     """
-    rank = upward_rank(problem)
-    position = np.empty(problem.n_tasks, np.int64)
-    position[_topological(problem)] = np.arange(problem.n_tasks)
-    order = [int(i) for i in np.lexsort((position, -rank))]
-    return Plan(_earliest_finish(problem, order)[0], _keys(order))
+    order, x, _ = _heft(problem, _convention_iv(convention, "heft"))
+    return Plan(x, _keys(order))
 
 
-def _earliest_finish(problem: Problem, order: list[int]) -> tuple[np.ndarray, np.ndarray]:
+#: what the list schedulers build: (placing order, assignment (N,) int32, finish (N,))
+_Built = tuple[list[int], np.ndarray, np.ndarray]
+
+
+def _heft(problem: Problem, convention: str) -> _Built:
+    g = _Graph(problem)
+    rank = g.upward(convention)
+    # upward ranks never increase along an edge (in floating point too: a + b >= b for
+    # a >= 0), so this sorted list is a dependency order, the one the ready list gives
+    order = [int(i) for i in np.lexsort((np.array(g.position), -rank))]
+    return (order, *_earliest_finish(problem, order, graph=g))
+
+
+def _critical_path(g: _Graph, priority: np.ndarray) -> list[int]:
+    """CPOP's critical path: from the entry task of highest priority, repeatedly the
+    successor of highest priority (ties: the earlier in dependency order), to an exit task.
+
+    In exact arithmetic the tasks of a longest path have priority ``|CP|`` and no task has
+    more, so following the largest priority is the paper's "successor of priority
+    ``|CP|``", and stays on the path under rounding."""
+    pr, position = priority.tolist(), g.position
+
+    def best(tasks: list[int]) -> int:
+        return min(tasks, key=lambda t: (-pr[t], position[t]))
+
+    path = [best([i for i in g.topo if not g.pred[i]])]
+    while g.succ[path[-1]]:
+        path.append(best([s for s, _ in g.succ[path[-1]]]))
+    return path
+
+
+def _critical_node(g: _Graph, cp: list[int]) -> int:
+    """``p_CP``: the node minimising the critical tasks' total runtime. Where no node may
+    run all of them: the node that may run the most, then the least total runtime of those
+    (ties: the lowest index)."""
+    M = g.problem.n_nodes
+    count = np.zeros(M, np.int64)
+    total = np.zeros(M)
+    for i in cp:
+        count[g.nodes[i]] += 1
+        total[g.nodes[i]] += g.runtime[i]
+    return int(np.lexsort((np.arange(M), total, -count))[0])
+
+
+def cpop(problem: Problem, *, convention: str = "paper") -> Plan:
+    """Critical-Path-on-a-Processor (Topcuoglu, Hariri & Wu 2002), insertion-based.
+
+    Priority = :func:`upward_rank` + :func:`downward_rank`, and ``|CP|`` the priority of the
+    entry task (of a zero-cost pseudo entry before several: their largest). The critical
+    path runs from the entry task of priority ``|CP|`` through successors of priority
+    ``|CP|`` to an exit task (ties: the earlier in dependency order), and the
+    critical-path processor ``p_CP`` is the node minimising the path's total runtime. Then,
+    from a ready list (the ready task of highest priority first; ties in dependency order),
+    a critical-path task goes to ``p_CP`` and any other to the allowed node where it
+    finishes earliest (ties: the lowest index), each inserted into the earliest gap that
+    holds it after its inputs arrive and its release time; cumulative nodes use their
+    capacity profile.
+
+    Beyond the paper's model: a critical-path task that may not run on ``p_CP`` is placed
+    like the others, and when no node may run the whole path, ``p_CP`` is the node that
+    may run most of it (then the least runtime of those).
+
+    Parameters
+    ----------
+    problem : Problem
+        A schedule problem.
+    convention : {"paper", "saga"}, default "paper"
+        ``"saga"`` follows anrg-saga 2.0's ``CpopScheduler``: the ranks of
+        ``convention="saga"`` (see :func:`upward_rank`, :func:`downward_rank`), and every
+        task whose priority is ``numpy.isclose`` (default tolerances) to ``|CP|`` is
+        critical, not one path (with saga's downward rank that is mostly the entry task of
+        a graph with one, and no task where saga adds a super source before several). The
+        schedule is then saga's on the same instance, up to ties between nodes.
+
+    Returns
+    -------
+    Plan
+        The assignment, and keys in the order the tasks were placed: the decoder rebuilds
+        the schedule exactly.
+
+    References
+    ----------
+    H. Topcuoglu, S. Hariri and M.-Y. Wu, "Performance-effective and low-complexity task
+    scheduling for heterogeneous computing", IEEE TPDS 13(3):260-274, 2002.
+    """
+    order, x, _ = _cpop(problem, _convention_iv(convention, "cpop"))
+    return Plan(x, _keys(order))
+
+
+def _cpop(problem: Problem, convention: str) -> _Built:
+    g = _Graph(problem)
+    up = g.upward(convention)
+    priority = up + g.downward(convention)
+    if convention == "paper":
+        cp = _critical_path(g, priority)
+    else:  # saga: |CP| is its (super) source's priority, the largest rank_u of an entry
+        entry = [i for i in range(problem.n_tasks) if not g.pred[i]]
+        cp = np.flatnonzero(np.isclose(priority, up[entry].max())).tolist()
+    pinned = np.full(problem.n_tasks, -1, np.int64)
+    if cp:
+        node = _critical_node(g, cp)
+        for i in cp:
+            if np.any(g.nodes[i] == node):
+                pinned[i] = node
+    order = g.ready_order(priority)
+    return (order, *_earliest_finish(problem, order, graph=g, pinned=pinned))
+
+
+def _oct(g: _Graph) -> np.ndarray:
+    problem = g.problem
+    N, M = problem.n_tasks, problem.n_nodes
+    c = g.mean_transfer("paper")
+    table = np.zeros((N, M))
+    reach = np.empty((N, M))  # OCT(j, w) + w(j, w); inf where j may not run on w
+    best = np.empty(N)  # its minimum over w
+    for i in reversed(g.topo):
+        row = table[i]
+        for s, e in g.succ[i]:
+            np.maximum(row, np.minimum(reach[s], best[s] + c[e]), out=row)
+        r = reach[i]
+        r.fill(np.inf)
+        r[g.nodes[i]] = row[g.nodes[i]] + g.runtime[i]
+        best[i] = r.min()
+    return table
+
+
+def optimistic_cost_table(problem: Problem) -> np.ndarray:
+    """PEFT's optimistic cost table (Arabnejad & Barbosa 2014, eq. 7).
+
+    ``OCT(i, k) = max over successors j of min over nodes w of (OCT(j, w) + w(j, w) +
+    c̄_ij [w != k])``, 0 for an exit task: the longest way from task ``i`` placed on node
+    ``k`` to an exit task when each later task takes its best node, with ``w(j, w)`` the
+    runtime (only the nodes ``j`` may run on count) and ``c̄`` the mean transfer time of
+    :func:`upward_rank`.
+
+    Returns
+    -------
+    ndarray, shape (N, M)
+
+    References
+    ----------
+    H. Arabnejad and J. G. Barbosa, "List scheduling algorithm for heterogeneous systems by
+    an optimistic cost table", IEEE TPDS 25(3):682-694, 2014.
+    """
+    return _oct(_Graph(problem))
+
+
+def peft(problem: Problem) -> Plan:
+    """Predict Earliest Finish Time (Arabnejad & Barbosa 2014), insertion-based.
+
+    ``rank_oct(i)``, the mean of :func:`optimistic_cost_table` over the nodes task ``i`` may
+    run on, orders a ready list (the ready task of highest ``rank_oct`` first; ties in
+    dependency order). Each task goes to the allowed node minimising the optimistic EFT,
+    ``EFT(i, k) + OCT(i, k)`` (ties: the lowest index), inserted into the earliest gap that
+    holds it after its inputs arrive and its release time; cumulative nodes use their
+    capacity profile.
+
+    Parameters
+    ----------
+    problem : Problem
+        A schedule problem.
+
+    Returns
+    -------
+    Plan
+        The assignment, and keys in the order the tasks were placed: the decoder rebuilds
+        the schedule exactly.
+
+    References
+    ----------
+    H. Arabnejad and J. G. Barbosa, "List scheduling algorithm for heterogeneous systems by
+    an optimistic cost table", IEEE TPDS 25(3):682-694, 2014.
+    """
+    order, x, _ = _peft(problem)
+    return Plan(x, _keys(order))
+
+
+def _peft(problem: Problem) -> _Built:
+    g = _Graph(problem)
+    table = _oct(g)
+    rank = np.array([float(np.mean(table[i, nodes])) for i, nodes in enumerate(g.nodes)])
+    order = g.ready_order(rank)
+    return (order, *_earliest_finish(problem, order, graph=g, bias=table))
+
+
+class _Profile(_NodeProfile):
+    """The decoder's capacity profile (``backend._numpy._NodeProfile``) with the same
+    answers, found faster: the segment by bisection, the capacity test as plain loops."""
+
+    def _segment(self, t: float) -> int:
+        return max(0, bisect.bisect_right(self.times, t) - 1)
+
+    def earliest_start(self, ready: float, length: float, need: list, capacity: list) -> float:
+        """Earliest t >= ready with usage + need <= capacity on all of [t, t + length)."""
+        times, usage = self.times, self.usage
+        n = len(times)
+        t = ready
+        s = self._segment(t)
+        if len(need) == 1:
+            d, c = need[0], capacity[0]
+            while s < n and times[s] < t + length:
+                if usage[s][0] + d > c:
+                    t = times[s + 1]  # the last segment is empty, so it never fails
+                s += 1
+            return t
+        pairs = list(zip(need, capacity))
+        while s < n and times[s] < t + length:
+            for u, (d, c) in zip(usage[s], pairs):
+                if u + d > c:
+                    t = times[s + 1]
+                    break
+            s += 1
+        return t
+
+
+def _earliest_finish(problem: Problem, order: list[int], *, graph: _Graph | None = None,
+                     bias: np.ndarray | None = None, pinned: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Place tasks in ``order`` (a dependency order), each on its earliest-finishing node
-    (ties: the lowest node index).
+    (ties: the lowest node index), at the earliest start there given the tasks already
+    placed (insertion into gaps, the decoder's rule).
 
     Returns the assignment (N,) int32 and the finish times (N,) of the schedule built.
 
+    ``bias`` (N, M), optional: choose the node minimising ``finish + bias[i, node]`` instead
+    (PEFT's optimistic EFT). ``pinned`` (N,) int, optional: a task with ``pinned[i] >= 0``
+    goes to that node (CPOP's critical path; the caller pins only to allowed nodes).
+
     Per task, the ready time on every allowed node (release, predecessors' finish plus
     transfer) and the runtime are computed at once; nodes are then tried in increasing
-    ``ready + runtime``, a lower bound on the finish there, and the search stops as soon as
-    that bound cannot beat the best finish found: only those nodes' capacity profiles are
-    searched for a start time."""
+    ``ready + runtime (+ bias)``, a lower bound on the score there, and the search stops as
+    soon as that bound cannot beat the best score found: only those nodes' capacity
+    profiles are searched for a start time."""
+    g = _Graph(problem) if graph is None else graph
     N = problem.n_tasks
     x = np.full(N, -1, np.int32)
     finish = np.zeros(N)
     capacity = problem.capacity.tolist()
-    profiles = [_NodeProfile(problem.n_resources) for _ in range(problem.n_nodes)]
-    preds: list[list[tuple[int, int]]] = [[] for _ in range(N)]  # (pred, edge)
-    for e, (p, s) in enumerate(problem.edges.tolist()):
-        preds[s].append((p, e))
+    profiles = [_Profile(problem.n_resources) for _ in range(problem.n_nodes)]
     bw = problem.bandwidth
     scalar_bw = np.ndim(bw) == 0
-    data = problem.data
+    data = problem.data.tolist()
+    release = problem.release.astype(np.float64).tolist()
     per_node = problem.per_node_demand
+    pin = None if pinned is None else pinned.tolist()
     for i in order:
-        nodes = problem.allowed_nodes(i)  # never empty: Problem rejects such tasks
-        ready = np.full(len(nodes), float(problem.release[i]))
-        for p, e in preds[i]:
-            done = finish[p]
+        nodes, lengths = g.nodes[i], g.runtime[i]  # never empty: Problem rejects such tasks
+        if pin is not None and pin[i] >= 0:
+            keep = np.flatnonzero(nodes == pin[i])
+            nodes, lengths = nodes[keep], lengths[keep]
+        ready = np.full(len(nodes), release[i])
+        for p, e in g.pred[i]:
+            done = float(finish[p])
             if data[e] != 0:  # + data / bandwidth where the predecessor ran elsewhere
                 arrive = done + data[e] / (bw if scalar_bw else bw[x[p], nodes])
                 ready = np.maximum(ready, np.where(nodes != x[p], arrive, done))
             else:
                 ready = np.maximum(ready, done)
-        if problem.runtime is not None:
-            lengths = problem.runtime[i, nodes].astype(np.float64)
-        else:
-            lengths = float(problem.duration[i]) / problem.speed[nodes].astype(np.float64)
         bound = ready + lengths
+        extra = None if bias is None else bias[i, nodes].astype(np.float64)
+        if extra is not None:
+            bound = bound + extra
         need = None if per_node else problem.demand[i].tolist()
-        bf, bj, bt = np.inf, -1, 0.0
+        bs, bf, bj, bt = math.inf, math.inf, -1, 0.0
         for pos in np.lexsort((nodes, bound)).tolist():
             j = int(nodes[pos])
             lb = float(bound[pos])
-            if lb > bf or (lb == bf and j > bj):
+            if lb > bs or (lb == bs and j > bj):
                 break  # tried in increasing (bound, index): none of the rest can win
             r, length = float(ready[pos]), float(lengths[pos])
             if length == 0:
@@ -239,8 +640,9 @@ def _earliest_finish(problem: Problem, order: list[int]) -> tuple[np.ndarray, np
                     r, length, problem.demand[i, j].tolist() if need is None else need,
                     capacity[j])
             f = t + length
-            if f < bf or (f == bf and j < bj):
-                bf, bj, bt = f, j, t
+            score = f if extra is None else f + float(extra[pos])
+            if score < bs or (score == bs and j < bj):
+                bs, bf, bj, bt = score, f, j, t
         x[i], finish[i] = bj, bf
         if bf > bt:
             profiles[bj].occupy(bt, bf, problem.task_demand(i, bj).tolist())
@@ -265,5 +667,7 @@ BASELINES: dict[str, Callable[..., Plan]] = {
     "first_fit_decreasing": first_fit_decreasing,
     "best_fit_decreasing": best_fit_decreasing,
     "heft": heft,
+    "cpop": cpop,
+    "peft": peft,
     "random": random,
 }

@@ -153,7 +153,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     else:
         print(f"generations: {res.nit}, evaluations: {res.nfev}")
         if res.get("bound") is not None:
-            print(f"bound:       {res.bound:.10g} (LP relaxation, proven)")
+            kind = "LP relaxation" if res.mode == "placement" else "schedule lower bound"
+            gap = f", gap {_pct(res.gap)}" if res.get("gap") is not None else ""
+            print(f"bound:       {res.bound:.10g} ({kind}, proven){gap}")
     compile_s = res.get("compile_time")
     if compile_s:
         print(f"time:        {res.time:.3f} s ({res.time - compile_s:.3f} s search, "
@@ -274,7 +276,7 @@ def cmd_check_result(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import gabalance as gb
     from gabalance.backend import resolve_backend
-    from gabalance.solve import BASELINE_METHODS
+    from gabalance.solve import BASELINE_METHODS, SCHEDULE_ONLY_METHODS
 
     problem = _load(args.instance)
     objective = args.objective or problem.objective or "makespan"
@@ -290,8 +292,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 time_limit=args.time_limit, seed=args.seed, progress=sys.stderr.isatty())
     rows.append(ga)
     for method in BASELINE_METHODS:
-        if method == "heft" and not schedule:
-            continue  # HEFT orders tasks for a schedule; it has no placement meaning
+        if method in SCHEDULE_ONLY_METHODS and not schedule:
+            continue  # list schedulers order tasks in time; they have no placement meaning
         rows.append(_solve(problem, objective=objective, method=method, backend=args.backend,
                            seed=args.seed))
     consistent = True
@@ -459,8 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("--method", default="ga",
                        help="ga (default), pso, milp (exact, small instances) or a baseline: "
                             "round_robin, least_connections, least_loaded, "
-                            "first_fit_decreasing, best_fit_decreasing, heft (schedule "
-                            "objectives), random")
+                            "first_fit_decreasing, best_fit_decreasing, heft, cpop, peft "
+                            "(schedule objectives), random")
     solve.add_argument("--objective", default=None,
                        help="default: the problem's own objective")
     _add_input(solve, "objective sense (only cost may be maximised; for GAP files also the "

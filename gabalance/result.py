@@ -77,10 +77,16 @@ class SolveResult(OptimizeResult):
     params : dict or None
         The algorithm's parameters.
     bound, gap : float
-        Exact method: a proven bound on the optimum (lower for "min", upper for "max"; nan
-        when none is known) and the relative gap ``|fun - bound| / |fun|`` (0 when proven
-        optimal). Search methods on the ``cost`` objective: ``bound`` is the LP relaxation's
-        value when it was solved (None otherwise), a proven bound as well.
+        A proven bound on the optimum (lower for "min", upper for "max") and the relative
+        gap ``|fun - bound| / |fun|`` of ``fun`` to it (0: ``fun`` is proven optimal; nan
+        when ``fun`` is infeasible or not finite, or no bound is known). Schedule objectives
+        (``makespan``, ``weighted_completion``), every method: the lower bound of
+        :func:`gabalance.schedule_bound` (critical path with unavoidable transfers, energy
+        and Smith's-rule bounds on the pooled capacity; computed in milliseconds, inside
+        ``time_limit``); for "milp" the larger of it and HiGHS's dual bound (nan when
+        neither is known). Placement: "milp" gives HiGHS's bound; "ga" and "pso" the LP
+        relaxation's value on the ``cost`` objective when it was solved, ``fun`` once
+        proven optimal, else None (gap nan); the baselines give neither field.
     model : dict
         Exact method only: ``variables``, ``constraints``, ``nonzeros`` of the MILP, and in
         schedule mode ``time_unit`` (time steps per input time unit) and ``horizon``.

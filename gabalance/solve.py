@@ -15,6 +15,7 @@ from gabalance._clock import Clock
 from gabalance.algorithms.ga import GA, GAParams
 from gabalance.algorithms.pso import PSO, PSOParams
 from gabalance.backend import resolve_backend
+from gabalance.bounds import relative_gap, schedule_bound
 from gabalance.evaluate import evaluate
 from gabalance.exact import EXACT_OBJECTIVES, MILPParams, solve_milp
 from gabalance.problem import (
@@ -34,7 +35,9 @@ __all__ = ["METHODS", "solve"]
 SEARCH_METHODS = ("ga", "pso")
 #: constructive baselines, each run once
 BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
-                    "best_fit_decreasing", "heft", "random")
+                    "best_fit_decreasing", "heft", "cpop", "peft", "random")
+#: the list schedulers among them (HEFT, CPOP, PEFT): schedule objectives only
+SCHEDULE_ONLY_METHODS = ("heft", "cpop", "peft")
 #: exact methods (a MILP solved by HiGHS; see gabalance.exact)
 EXACT_METHODS = ("milp",)
 #: the GPU-sharing field's policies (objective ``gpu_allocation``; :mod:`gabalance.gpushare`),
@@ -142,8 +145,8 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
         raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
     if objective in DEVICE_OBJECTIVES or method in DEVICE_METHODS or problem.has_devices:
         _devices_iv(problem, objective, method, params, initial, max_evaluations)
-    if method == "heft" and mode != "schedule":
-        raise ValueError(f"method 'heft' builds schedules; objective {objective!r} is a "
+    if method in SCHEDULE_ONLY_METHODS and mode != "schedule":
+        raise ValueError(f"method {method!r} builds schedules; objective {objective!r} is a "
                          "placement objective")
     if method in EXACT_METHODS and objective not in EXACT_OBJECTIVES:
         raise ValueError(f"method 'milp' has no exact model for objective {objective!r} "
@@ -276,7 +279,8 @@ def solve(
         "milp" (the exact models of
         :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
         :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
-        first_fit_decreasing, best_fit_decreasing, heft (schedule objectives), random.
+        first_fit_decreasing, best_fit_decreasing, heft, cpop, peft (the list schedulers
+        HEFT, CPOP and PEFT; schedule objectives), random.
         Objective ``gpu_allocation`` (problems with GPU devices, docs/gpushare.md): "ga" is
         the packing search (:func:`gabalance.algorithms.packing.pack_search`; takes
         ``time_limit``, ``max_generations``, ``seed``, ``callback``, ``progress``), and
@@ -296,7 +300,9 @@ def solve(
         generation starts only when the last one (before the first: the first population's
         cost per individual) says it ends in time; in placement mode its children are
         improved in chunks until the limit, the rest only evaluated. If a single step still
-        runs past the limit, the message says by how much. On the cost objective the GA
+        runs past the limit, the message says by how much. On the schedule objectives the
+        lower bound of :func:`gabalance.schedule_bound` (``bound``, ``gap``; milliseconds)
+        is computed first and counts inside the limit. On the cost objective the GA
         stops early, with status 0, when an exact move proves its best optimal. For "milp",
         HiGHS's time limit:
         the result then carries the best MILP solution (status 1) or none (status 5) and a
@@ -351,17 +357,37 @@ def solve(
             max_generations = DEFAULT_GENERATIONS
         return _devices(problem, method, seed, time_limit, max_generations, callback,
                         progress, base, t0)
+    # schedule objectives: a proven lower bound (milliseconds), inside the time limit
+    bound = schedule_bound(problem, objective).value if mode == "schedule" else None
     if method in BASELINE_METHODS:
-        return _baseline(problem, method, seed, base, t0)
+        return _bounded(_baseline(problem, method, seed, base, t0), bound)
     if method in EXACT_METHODS:
         initial_pair = None if a["x0"] is None else (a["x0"], a["keys0"])
-        return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0)
+        if time_limit is not None:  # what the bound took comes off HiGHS's time
+            time_limit = max(0.01, time_limit - (time.perf_counter() - t0))
+        return _exact(problem, a["params"], time_limit, initial_pair, base, progress, t0,
+                      bound)
     if time_limit is None and max_generations is None and max_evaluations is None:
         max_generations = DEFAULT_GENERATIONS
     with Clock(time_limit) as clock:
         clock.t0 = t0
-        return _search(problem, method, backend_name, objective, sense, a, seed, time_limit,
-                       max_generations, max_evaluations, callback, progress, base, clock)
+        res = _search(problem, method, backend_name, objective, sense, a, seed, time_limit,
+                      max_generations, max_evaluations, callback, progress, base, clock)
+    return _bounded(res, bound) if bound is not None else res
+
+
+def _bounded(res: SolveResult, bound: float | None) -> SolveResult:
+    """Set ``bound`` and ``gap`` of a minimised objective's result from a proven lower
+    bound (round-off: a bound within 1e-9 above a feasible ``fun`` is ``fun``)."""
+    if bound is None:
+        return res
+    fun = res.fun
+    if res.violation == 0 and math.isfinite(fun) and bound > fun \
+            and bound - fun <= 1e-9 * max(1.0, abs(fun)):
+        bound = fun
+    res.update(bound=float(bound),
+               gap=relative_gap(fun, bound) if res.violation == 0 else math.nan)
+    return res
 
 
 def _search(problem: Problem, method: str, backend_name: str, objective: str, sense: str,
@@ -452,8 +478,11 @@ def _search(problem: Problem, method: str, backend_name: str, objective: str, se
     bound = None if lp is None else (lp.bound if sense == "min" else -lp.bound)
     if res.status == 0:
         bound = res.fun
+    gap = math.nan
+    if bound is not None and res.violation == 0:
+        gap = relative_gap(res.fun, bound) if sense == "min" else relative_gap(-res.fun, -bound)
     res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=ga_params.to_dict(),
-               seeded=list(ga.seeded), compile_time=compile_s, bound=bound)
+               seeded=list(ga.seeded), compile_time=compile_s, bound=bound, gap=gap)
     bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
     return res
 
@@ -512,7 +541,9 @@ def _array_module(backend: str) -> Any:
 
 def _exact(problem: Problem, params: MILPParams, time_limit: float | None,
            initial: tuple[np.ndarray, np.ndarray | None] | None, base: dict[str, Any],
-           progress: bool, t0: float) -> SolveResult:
+           progress: bool, t0: float, lower: float | None = None) -> SolveResult:
+    """``method="milp"``; ``lower`` is the combinatorial lower bound of a schedule
+    objective (:func:`gabalance.bounds.schedule_bound`), kept when HiGHS's is weaker."""
     if progress:
         limit = f", time limit {time_limit:g} s" if time_limit else ""
         sys.stderr.write(f"[gabalance milp] building and solving the MILP (HiGHS{limit})\n")
@@ -529,6 +560,8 @@ def _exact(problem: Problem, params: MILPParams, time_limit: float | None,
         if sol.status == 5:
             res["success"] = False
     fun, bound = res.fun, sol.bound
+    if lower is not None and not (math.isfinite(bound) and bound >= lower):
+        bound = lower
     gap = math.nan
     if math.isfinite(fun) and math.isfinite(bound) and res.violation == 0:
         # fun is feasible, so the optimum lies between bound and fun; keep the bound there

@@ -1,5 +1,6 @@
 """The DAG section of the benchmark suite: gabalance reads anrg-saga's HEFT and CPoP schedules
-with the same makespan, the conversion's checks, and a tiny end-to-end run."""
+with the same makespan, its own HEFT and CPOP with saga's conventions give saga's makespan,
+the conversion's checks, and a tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -84,9 +85,9 @@ def test_instances_cycle_processors():
 def test_run_tiny_instance():
     spec = [{"id": "tiny", "v": 20, "ccr": 1.0, "procs": 3, "seed": 7}]
     (row,) = dag.run(spec, 0.3, seed=0)
-    for key in ("ga", "heft", "saga_heft", "saga_cpop"):
+    for key in ("ga", "heft", "cpop", "peft", "saga_heft", "saga_cpop"):
         assert math.isfinite(row[key]) and row[key] > 0
-    assert row["ga_valid"] and row["heft_valid"]
+    assert row["ga_valid"] and row["heft_valid"] and row["cpop_valid"] and row["peft_valid"]
     # the GA's first population holds gabalance's heft plan, and the best never worsens
     assert "heft" in row["ga_seeded"]
     assert row["ga"] <= row["heft"] * (1 + 1e-12)
@@ -94,5 +95,24 @@ def test_run_tiny_instance():
     assert row["ga_nit"] >= 0 and row["ga_nfev"] > 0 and row["ga_history"]
     for m in dag.SAGA_METHODS:
         assert row[f"saga_{m}_check"]["equal"]
+        ours = row[f"saga_{m}_ours"]
+        assert ours["equal"] and ours["valid"], ours
     text = dag.table([row])
     assert "| 1 | 1 |" in text and "| HEFT | 1 | 1 |" in text and "| CPoP | 1 | 1 |" in text
+    assert "| 1/1 | 1/1 |" in text  # gabalance's heft/cpop with saga's convention
+    assert "gabalance cpop | gabalance peft" in text
+    # rows saved before cpop, peft and the convention check still make a table
+    old = {k: v for k, v in row.items() if not k.startswith(("cpop", "peft"))
+           and not k.endswith("_ours")}
+    assert "n/a" in dag.table([old])
+
+
+@pytest.mark.parametrize("ccr, procs, seed", SMALL)
+@pytest.mark.parametrize("method", dag.SAGA_METHODS)
+def test_own_scheduler_with_saga_convention_matches_saga(ccr, procs, seed, method):
+    """gabalance's heft/cpop with convention="saga": saga's makespan on the same instance."""
+    p = random_dag(20, ccr=ccr, n_procs=procs, seed=seed, speeds=True)
+    s = dag.saga_schedule(p, method)
+    check = dag.convention_check(p, method, s)
+    assert check["equal"] and check["valid"], check
+    assert check["makespan"] == pytest.approx(s["makespan"], rel=1e-9)

@@ -146,3 +146,57 @@ def test_report_from_saved_results_rewrites_only_its_section(tmp_path: Path):
     assert "kept" in text and "<!-- bench.run smoke: start -->" in text
     assert "| a1 | 2x4 | min | 100 | 0.000 | 0.000 | 3.000 |" in text
     assert "a: yes" in text
+
+
+def _ai_section(bound: bool) -> dict:
+    p = _gpu_problem()
+    row = {"instance": "toy", "tasks": 4, "nodes": 2, "objective": "weighted_completion",
+           "mode": "schedule", "results": {}}
+    if bound:
+        row.update(ai.instance_bound(p, "weighted_completion"))
+    for k, m in enumerate(ai.METHODS):
+        fun = 60.0 + 10 * k
+        row["results"][m] = {"fun": fun, "violation": 0.0, "valid": True, "makespan": 20.0,
+                             "mean_completion": 15.0, "gpu_utilization": 50.0,
+                             "gpu_fragmentation": 1.0,
+                             **({"gap": ai.bound_gap_percent(fun, row["bound"])}
+                                if bound else {})}
+    return {"rows": [row], "time_limit": 1.0}
+
+
+def test_ai_tables_give_the_bound_and_each_gap():
+    p = _gpu_problem()
+    info = ai.instance_bound(p, "weighted_completion")
+    b = gb.schedule_bound(p, "weighted_completion")
+    assert info["bound"] == b.value and info["bound_binding"] == b.binding
+    assert info["bound_parts"] == dict(b.parts)
+    # the optimum: jobs 0, 1, 2 by 10 and job 3 (a whole server) by 20, 50 in all
+    assert b.value <= 50.0
+    text = ai.tables(_ai_section(True))
+    assert "| bound | gap to bound % | valid |" in text
+    assert f"Proven lower bound on the objective: {b.value:,.0f}" in text
+    gap = 100 * (60.0 - b.value) / 60.0
+    assert f"| {b.value:,.0f} | {gap:.2f} | True |" in text
+    # a section saved before bounds existed renders as before
+    old = ai.tables(_ai_section(False))
+    assert "gap to bound" not in old and "| GPU fragmentation % | valid |" in old
+
+
+def test_bound_gap_percent():
+    assert ai.bound_gap_percent(110.0, 100.0) == pytest.approx(100 * 10 / 110)
+    assert ai.bound_gap_percent(100.0, 100.0) == 0.0
+    assert ai.bound_gap_percent(100.0, None) is None
+    assert ai.bound_gap_percent(0.0, 0.0) == 0.0
+
+
+def test_rcpsp_tables_report_bound_gaps():
+    rows = [{"ga_dev": 0.0, "lft_dev": 2.0, "valid": True, "bound_dev": 10.0,
+             "bound_lp_dev": 5.0, "bound_time": 0.001, "bound_lp_time": 0.2},
+            {"ga_dev": 1.0, "lft_dev": 3.0, "valid": True, "bound_dev": 0.0,
+             "bound_lp_dev": 0.0, "bound_time": 0.003, "bound_lp_time": 0.4}]
+    text = rcpsp.tables({"rows": rows, "time_limit": 1.0, "every": 1})
+    assert "| critical path and energy | 5.00 | 10.00 | 1/2 | 0.002 |" in text
+    assert "| with the time-indexed LP (`lp=True`) | 2.50 | 5.00 | 1/2 | 0.300 |" in text
+    old = rcpsp.tables({"rows": [{k: r[k] for k in ("ga_dev", "lft_dev", "valid")}
+                                 for r in rows], "time_limit": 1.0, "every": 1})
+    assert "lower bounds" not in old

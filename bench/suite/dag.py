@@ -1,11 +1,19 @@
 """DAG section of the suite: random task graphs on heterogeneous processors, gabalance's GA
-against gabalance's ``heft`` baseline and the HEFT and CPoP schedulers of anrg-saga.
+against gabalance's list schedulers (``heft``, ``cpop``, ``peft``) and the HEFT and CPoP
+schedulers of anrg-saga.
 
 Instances are :func:`gabalance.generate.random_dag` graphs (Topcuoglu, Hariri & Wu 2002)
 with ``speeds=True``: related processors (``runtime = duration / speed``), the model saga
 represents (a task has a cost, a processor a speed, a link a speed; ``runtime = cost /
 speed``, ``transfer = size / link speed``, free on the same processor). Every processor runs
-one task at a time; all four methods build insertion-based schedules.
+one task at a time; all the list schedulers build insertion-based schedules.
+
+Same algorithm, same makespan. gabalance's ``heft`` and ``cpop`` follow the paper by
+default; with ``convention="saga"`` they take saga's conventions instead (the mean transfer
+time over saga's network links, self-links included; for CPoP saga's downward rank and
+critical set; see :func:`gabalance.baselines.cpop`), and :func:`convention_check` compares
+their makespan with saga's on the same instance (they agree on every instance of the
+suites).
 
 Like with like. For each saga schedule, :func:`gabalance_makespan_of` decodes the same
 assignment with priority keys that rank the tasks by saga's start times through gabalance's
@@ -53,6 +61,8 @@ from gabalance.generate import random_dag
 #: Relative tolerance of the like-with-like check.
 RTOL = 1e-9
 SAGA_METHODS = ("heft", "cpop")
+#: gabalance's list schedulers (gabalance.baselines), run with the papers' conventions
+LIST_METHODS = ("heft", "cpop", "peft")
 SUPER_SOURCE, SUPER_SINK = "__super_source__", "__super_sink__"
 #: suite -> (task counts, CCRs, replicates); processors cycle over PROCS (see instances()).
 SUITES: dict[str, tuple[tuple[int, ...], tuple[float, ...], int]] = {
@@ -283,6 +293,42 @@ def gabalance_makespan_of(problem: gb.Problem, sched: dict[str, Any]) -> float:
     return gabalance_schedule_of(problem, sched)[0]
 
 
+def convention_check(problem: gb.Problem, name: str, sched: dict[str, Any]) -> dict[str, Any]:
+    """gabalance's own HEFT or CPOP with saga's conventions against saga's schedule.
+
+    Parameters
+    ----------
+    problem : gabalance.Problem
+    name : {"heft", "cpop"}
+        :func:`gabalance.baselines.heft` or :func:`gabalance.baselines.cpop`, run with
+        ``convention="saga"``.
+    sched : dict
+        The :func:`saga_schedule` result of the same scheduler on ``problem``.
+
+    Returns
+    -------
+    dict
+        ``makespan`` (gabalance's, through :func:`gabalance.evaluate` of its plan),
+        ``equal`` (to :data:`RTOL` relative with saga's), ``rel_diff``, ``same_x`` (the
+        same processor for every task), ``valid`` (:func:`gabalance.validate`) and
+        ``time`` (wall seconds of the baseline call).
+    """
+    from gabalance import baselines
+
+    fn = {"heft": baselines.heft, "cpop": baselines.cpop}[name]
+    t0 = time.perf_counter()
+    plan = fn(problem, convention="saga")
+    elapsed = time.perf_counter() - t0
+    ev = gb.evaluate(problem, plan.assignment[None], plan.keys[None], "makespan",
+                     schedule=True)
+    assert ev.start is not None
+    ms = float(ev.objective[0])
+    return {"makespan": ms, "equal": same(ms, sched["makespan"]),
+            "rel_diff": abs(ms - sched["makespan"]) / max(abs(sched["makespan"]), 1e-300),
+            "same_x": bool(np.array_equal(plan.assignment, sched["x"])),
+            "valid": gb.validate(problem, plan.assignment, ev.start[0]).ok, "time": elapsed}
+
+
 def same(a: float, b: float, rtol: float = RTOL) -> bool:
     """``a`` and ``b`` agree to ``rtol`` relative."""
     return abs(a - b) <= rtol * max(abs(a), abs(b))
@@ -374,19 +420,21 @@ def run(instances_spec: list[dict[str, Any]], time_limit: float, seed: int = 0,
     Returns
     -------
     list of dict
-        One row per instance: the spec, ``edges``, the makespans ``ga``, ``heft``
-        (gabalance's baseline), ``saga_heft`` and ``saga_cpop`` (None without saga); the
-        GA's ``ga_time``, ``ga_nit``, ``ga_nfev``, ``ga_history`` ([seconds, best] per
-        generation), ``ga_seeded`` and ``ga_valid`` (``gabalance.validate`` of its
-        schedule); ``heft_valid``; per saga method its ``<m>_time`` and ``<m>_check``
-        (:func:`like_with_like`).
+        One row per instance: the spec, ``edges``, the makespans ``ga``, ``heft``,
+        ``cpop``, ``peft`` (gabalance's list schedulers, the papers' conventions),
+        ``saga_heft`` and ``saga_cpop`` (None without saga); the GA's ``ga_time``,
+        ``ga_nit``, ``ga_nfev``, ``ga_history`` ([seconds, best] per generation),
+        ``ga_seeded`` and ``ga_valid`` (``gabalance.validate`` of its schedule); per
+        gabalance list scheduler ``<m>_time`` and ``<m>_valid``; per saga method its
+        ``saga_<m>_time``, ``saga_<m>_check`` (:func:`like_with_like`) and
+        ``saga_<m>_ours`` (:func:`convention_check`: gabalance's own scheduler with saga's
+        conventions).
     """
     have_saga = saga_available()
     rows = []
     for spec in instances_spec:
         p = make(spec)
         res = gb.solve(p, "makespan", time_limit=time_limit, seed=seed, backend="numba")
-        heft = gb.solve(p, "makespan", method="heft")
         h = res.history
         row: dict[str, Any] = {
             **spec, "edges": p.n_edges, "ga_seed": seed,
@@ -396,23 +444,29 @@ def run(instances_spec: list[dict[str, Any]], time_limit: float, seed: int = 0,
             "ga_history": [[float(t), float(b)] for t, b, v in
                            zip(h["time"], h["best"], h["violation"]) if v == 0],
             "ga_valid": bool(res.violation == 0 and gb.validate(p, res.x, res.start).ok),
-            "heft": float(heft.fun), "heft_time": float(heft.time),
-            "heft_valid": bool(heft.violation == 0 and gb.validate(p, heft.x, heft.start).ok),
         }
+        for m in LIST_METHODS:
+            ls = gb.solve(p, "makespan", method=m)
+            row[m], row[f"{m}_time"] = float(ls.fun), float(ls.time)
+            row[f"{m}_valid"] = bool(ls.violation == 0 and gb.validate(p, ls.x, ls.start).ok)
         for m in SAGA_METHODS:
-            row[f"saga_{m}"] = row[f"saga_{m}_time"] = row[f"saga_{m}_check"] = None
+            for key in ("", "_time", "_check", "_ours"):
+                row[f"saga_{m}{key}"] = None
             if have_saga:
                 s = saga_schedule(p, m)
                 row[f"saga_{m}"], row[f"saga_{m}_time"] = s["makespan"], s["time"]
                 row[f"saga_{m}_check"] = like_with_like(p, s)
+                row[f"saga_{m}_ours"] = convention_check(p, m, s)
         rows.append(row)
         if progress:
             saga_part = "" if not have_saga else "".join(
                 f", saga {m} {row[f'saga_{m}']:.1f} ({row[f'saga_{m}_time']:.2f} s, "
-                f"{'same' if row[f'saga_{m}_check']['equal'] else 'DIFFERENT'})"
+                f"{'same' if row[f'saga_{m}_check']['equal'] else 'DIFFERENT'}; ours with "
+                f"saga's convention {row[f'saga_{m}_ours']['makespan']:.1f})"
                 for m in SAGA_METHODS)
-            print(f"  {spec['id']}: GA {row['ga']:.1f} ({row['ga_nit']} gen), heft "
-                  f"{row['heft']:.1f}{saga_part}", flush=True)
+            print(f"  {spec['id']}: GA {row['ga']:.1f} ({row['ga_nit']} gen), "
+                  + ", ".join(f"{m} {row[m]:.1f}" for m in LIST_METHODS) + saga_part,
+                  flush=True)
     return rows
 
 
@@ -422,13 +476,18 @@ def _mean(values: list[float | None]) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: mean makespans per CCR, the GA's gain over the better saga scheduler, and
-    the like-with-like check of saga's schedules."""
+    """Markdown: mean makespans per CCR, the GA's gain over the better saga scheduler, the
+    like-with-like check of saga's schedules, and gabalance's own HEFT and CPOP with saga's
+    conventions against saga's makespans.
+
+    Rows saved before ``cpop``, ``peft`` and ``saga_<m>_ours`` were recorded show "n/a"
+    there."""
     if not rows:
         return "No DAG instances.\n"
-    lines = ["| CCR | instances | GA | gabalance heft | saga HEFT | saga CPoP | GA vs "
-             "best saga, % | GA < best saga | GA valid |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| CCR | instances | GA | gabalance heft | gabalance cpop | gabalance peft | "
+             "saga HEFT | saga CPoP | GA vs best saga, % | GA < best saga | GA valid | "
+             "list schedules valid |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for ccr in sorted({r["ccr"] for r in rows}):
         sel = [r for r in rows if r["ccr"] == ccr]
         gain, wins = "n/a", "n/a"
@@ -437,31 +496,43 @@ def table(rows: list[dict[str, Any]]) -> str:
             gain = f"{statistics.fmean(100 * (b - r['ga']) / b for r, b in zip(sel, best)):+.2f}"
             won = sum(r["ga"] < b and not same(r["ga"], b) for r, b in zip(sel, best))
             wins = f"{won}/{len(sel)}"
-        lines.append(
-            f"| {ccr:g} | {len(sel)} | {_mean([r['ga'] for r in sel])} | "
-            f"{_mean([r['heft'] for r in sel])} | {_mean([r['saga_heft'] for r in sel])} | "
-            f"{_mean([r['saga_cpop'] for r in sel])} | {gain} | {wins} | "
-            f"{all(r['ga_valid'] for r in sel)} |")
+        means = " | ".join(_mean([r.get(k) for r in sel]) for k in
+                           ("ga", *LIST_METHODS, "saga_heft", "saga_cpop"))
+        valid = [r.get(f"{m}_valid") for r in sel for m in LIST_METHODS]
+        lines.append(f"| {ccr:g} | {len(sel)} | {means} | {gain} | {wins} | "
+                     f"{all(r['ga_valid'] for r in sel)} | "
+                     f"{'n/a' if None in valid else all(valid)} |")
     lines.append("\nGA vs best saga: mean over instances of (best(saga HEFT, saga CPoP) - GA) / "
-                 "best, positive when the GA is shorter. Instances: "
+                 "best, positive when the GA is shorter. gabalance's heft, cpop and peft use the "
+                 "papers' conventions (gabalance.baselines). Instances: "
                  + ", ".join(r["id"] for r in rows) + ".\n")
     if rows[0]["saga_heft_check"] is None:
         lines.append("Like-with-like check not run (anrg-saga not installed).\n")
         return "\n".join(lines)
     lines += ["Like with like: gabalance's decoder on saga's assignment and start-time order "
-              f"(keys), against saga's makespan (equal to {RTOL:g} relative).\n",
+              f"(keys), against saga's makespan (equal to {RTOL:g} relative); and gabalance's "
+              "own scheduler run with saga's conventions (`convention=\"saga\"`: saga's mean "
+              "transfer time, for CPoP also saga's downward rank and critical set) on the "
+              "same instance, against saga's makespan (same / checked).\n",
               "| saga scheduler | checked | same makespan | largest relative difference | "
               "largest start difference | decoded schedule valid | mean saga time, s | "
-              "largest, s |",
-              "|---|---:|---:|---:|---:|---|---:|---:|"]
+              "largest, s | gabalance's own, saga's convention: same makespan | "
+              "same assignment |",
+              "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for m, label in (("heft", "HEFT"), ("cpop", "CPoP")):
         checks = [r[f"saga_{m}_check"] for r in rows]
         times = [r[f"saga_{m}_time"] for r in rows]
+        ours = [r.get(f"saga_{m}_ours") for r in rows]
+        if None in ours:
+            own, own_x = "n/a", "n/a"
+        else:
+            own = f"{sum(o['equal'] for o in ours)}/{len(ours)}"
+            own_x = f"{sum(o['same_x'] for o in ours)}/{len(ours)}"
         lines.append(f"| {label} | {len(checks)} | {sum(c['equal'] for c in checks)} | "
                      f"{max(c['rel_diff'] for c in checks):.1e} | "
                      f"{max(c['max_start_diff'] for c in checks):.1e} | "
                      f"{all(c['valid'] for c in checks)} | "
-                     f"{statistics.fmean(times):.3f} | {max(times):.3f} |")
+                     f"{statistics.fmean(times):.3f} | {max(times):.3f} | {own} | {own_x} |")
     return "\n".join(lines) + "\n"
 
 

@@ -93,7 +93,8 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
     if "dag" in s and s["dag"]["rows"]:
         rows = s["dag"]["rows"]
         ccrs = sorted({r["ccr"] for r in rows})
-        methods = [("ga", "GA"), ("heft", "gabalance heft"), ("saga_heft", "saga HEFT"),
+        methods = [("ga", "GA"), ("heft", "gabalance heft"), ("cpop", "gabalance cpop"),
+                   ("peft", "gabalance peft"), ("saga_heft", "saga HEFT"),
                    ("saga_cpop", "saga CPoP")]
         methods = [(k, lab) for k, lab in methods if all(r.get(k) is not None for r in rows)]
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -102,8 +103,8 @@ def draw(doc: dict[str, Any], folder: Path, suite: str) -> dict[str, str]:
             vals = []
             for c in ccrs:
                 sel = [r for r in rows if r["ccr"] == c]
-                ref = [min(r.get("saga_heft") or np.inf, r.get("saga_cpop") or np.inf,
-                           r["heft"]) for r in sel]
+                ref = [min(r.get(k) or np.inf for k in
+                           ("saga_heft", "saga_cpop", "heft", "cpop", "peft")) for r in sel]
                 vals.append(np.mean([r[k] / b for r, b in zip(sel, ref)]))
             ax.bar(np.arange(len(ccrs)) + i * width, vals, width, label=lab)
         ax.set_xticks(np.arange(len(ccrs)) + 0.4 - width / 2, [f"CCR {c:g}" for c in ccrs])
