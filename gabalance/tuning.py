@@ -71,6 +71,7 @@ def _ranges(method: str) -> dict[str, tuple]:
             "mutation": ("cat-auto", 0.001, 0.2),    # None ("auto": 2/N) or a log-float
             "swap": ("float", 0.0, 0.8),
             "key_mutation": ("float", 0.0, 0.2),
+            "critical": ("int", 0, 60),
             "local_search": ("int", 0, 6),
             "oscillation": ("float", 0.0, 3.0),
             "stagnation": ("cat", (0, 20, 50, 100)),
@@ -84,7 +85,8 @@ def _ranges(method: str) -> dict[str, tuple]:
         "inertia": ("float", 0.3, 0.9),
         "cognitive": ("float", 0.5, 2.5),
         "social_weight": ("float", 0.5, 2.5),
-        "max_velocity": ("float", 0.1, 1.0),
+        "key_velocity": ("log-float", 0.02, 0.5),
+        "critical": ("int", 0, 60),
         "local_search": ("int", 0, 6),
         "oscillation": ("float", 0.0, 3.0),
         "stagnation": ("cat", (0, 10, 30, 100)),
@@ -100,7 +102,8 @@ def _relevant(method: str, modes: set[str], objectives: set[str]) -> list[str]:
     if "cost" not in objectives:
         drop.add("oscillation")
     if "schedule" not in modes:
-        drop |= {"key_mutation", "inertia", "cognitive", "social_weight", "max_velocity"}
+        drop |= {"key_mutation", "inertia", "cognitive", "social_weight", "key_velocity",
+                 "critical"}
     return [n for n in names if n not in drop]
 
 
@@ -126,6 +129,8 @@ def _suggest(trial: Any, method: str, names: list[str], base: Any) -> Any:
             values[name] = trial.suggest_int(name, spec[1], spec[2], log=True)
         elif kind == "float":
             values[name] = trial.suggest_float(name, spec[1], spec[2])
+        elif kind == "log-float":
+            values[name] = trial.suggest_float(name, spec[1], spec[2], log=True)
         elif kind == "cat":
             values[name] = trial.suggest_categorical(name, list(spec[1]))
         else:  # cat-auto: None or a log-scale float

@@ -910,18 +910,21 @@ def naive_least_loaded_schedule(problem: Problem) -> tuple[list[int], list[float
 
 def naive_upward_rank(problem: Problem) -> list[float]:
     """HEFT's upward rank: mean runtime over the allowed nodes plus the longest path of
-    mean transfer (over ordered pairs of distinct nodes) and rank to an exit task."""
+    mean communication cost, data / (mean bandwidth over ordered pairs of distinct nodes),
+    and rank to an exit task."""
     n, m = problem.n_tasks, problem.n_nodes
     mean_rt = [float(np.mean([runtime(problem, i, j) for j in range(m) if allowed(problem, i, j)]))
                for i in range(n)]
-    per_unit = 0.0
+    mean_bw = float("inf")
     if m > 1:
-        bw = np.broadcast_to(np.asarray(problem.bandwidth, np.float64), (m, m))
-        per_unit = float(np.mean(1.0 / bw[~np.eye(m, dtype=bool)]))
+        bw = np.asarray(problem.bandwidth, np.float64)
+        pairs = [float(bw) if bw.ndim == 0 else float(bw[a, b])
+                 for a in range(m) for b in range(m) if a != b]
+        mean_bw = float(np.mean(pairs))
     succ: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     for e in range(problem.n_edges):
-        succ[int(problem.edges[e, 0])].append((int(problem.edges[e, 1]),
-                                               float(problem.data[e]) * per_unit))
+        cost = 0.0 if mean_bw == float("inf") else float(problem.data[e]) / mean_bw
+        succ[int(problem.edges[e, 0])].append((int(problem.edges[e, 1]), cost))
     rank = [0.0] * n
     for i in reversed(_dependency_order(problem)):
         rank[i] = mean_rt[i] + max((c + rank[s] for s, c in succ[i]), default=0.0)
@@ -1250,3 +1253,152 @@ def _device_feasible_value(problem: Problem, xs: list[int]) -> float | None:
         if devices(problem, xs, masks)[1] == 0:
             return obj
     return None
+
+
+# --------------------------------------------------------------------------- critical-path search
+
+_MASK64 = (1 << 64) - 1
+
+
+def _xorshift(state: int) -> tuple[int, int]:
+    """xorshift64* step on Python integers: (new state, integer in [0, 2**31))."""
+    s = state
+    s ^= s >> 12
+    s ^= (s << 25) & _MASK64
+    s ^= s >> 27
+    return s, ((s * 2685821657736338717) & _MASK64) >> 33
+
+
+def naive_heads(problem: Problem) -> list[float]:
+    """Earliest finish of each task: release, longest path of fastest runtimes into it
+    (no transfers), plus its own fastest runtime."""
+    N = problem.n_tasks
+    preds = _preds(problem)
+    fastest = [min(runtime(problem, i, j) for j in range(problem.n_nodes)) for i in range(N)]
+    head = [0.0] * N
+    for i in _dependency_order(problem):
+        r = float(problem.release[i])
+        for p, _e in preds[i]:
+            r = max(r, head[p])
+        head[i] = r + fastest[i]
+    return head
+
+
+def _ready_time(problem: Problem, xs: list[int], i: int, j: int, finish: list[float]) -> float:
+    r = float(problem.release[i])
+    for p, e in _preds(problem)[i]:
+        r = max(r, finish[p] + transfer(problem, e, xs[p], j))
+    return r
+
+
+def naive_critical_search(problem: Problem, x: Sequence[int], key: Sequence[float],
+                          objective: str, budget: int, width: int, seed: int
+                          ) -> tuple[list[int], list[float], float, float, int]:
+    """The critical-path search of ``gabalance.backend._numba_critical`` on one genome, with
+    a full decode (:func:`schedule`) for every candidate: ``(x, key, objective, violation,
+    decodes)``. Same random stream, same chain, same candidate order, same acceptance."""
+    xs = [int(v) for v in x]
+    ks = [float(v) for v in key]
+    N = problem.n_tasks
+    code = 0 if objective == "makespan" else 1
+    head = naive_heads(problem)
+    preds = _preds(problem)
+    weight = [float(w) for w in problem.weight]
+    state = int(seed)
+
+    def run(xs_: list[int], ks_: list[float]) -> tuple[float, float, list[float], list[float],
+                                                       float]:
+        value, viol, st, fi = schedule(problem, xs_, ks_, objective)
+        return value, viol, st, fi, sum(fi)
+
+    def better(v2: float, o2: float, t2: float, v: float, o: float, t: float) -> bool:
+        if v2 != v:
+            return v2 < v
+        if o2 != o:
+            return o2 < o
+        return code == 0 and t2 < t
+
+    obj, viol, start, finish, tie = run(xs, ks)
+    used = 1
+    while used < budget:
+        # the chain's last task
+        if code == 0:
+            e = max(range(N), key=lambda i: (finish[i], -i))
+        else:
+            delay = sorted(range(N), key=lambda i: (-weight[i] * (finish[i] - head[i]), i))[:4]
+            top = [i for i in delay if weight[i] * (finish[i] - head[i]) > 0]
+            if not top:
+                e = delay[0]
+            else:
+                state, r = _xorshift(state)
+                e = top[r % len(top)]
+        # walk it back
+        chain: list[int] = []
+        waited: list[int] = []
+        i = e
+        while i >= 0 and len(chain) < N:
+            chain.append(i)
+            j = xs[i]
+            r_i = _ready_time(problem, xs, i, j, finish)
+            nxt, w = -1, -1
+            if start[i] > r_i:
+                on_j = [q for q in range(N) if q != i and xs[q] == j and finish[q] <= start[i]
+                        and finish[q] > start[q]]
+                if on_j:
+                    nxt = max(on_j, key=lambda q: (finish[q], -q))
+                w = nxt
+            elif r_i > float(problem.release[i]):
+                for p, edge in preds[i]:
+                    if finish[p] + transfer(problem, edge, xs[p], j) == r_i:
+                        nxt = p
+                        break
+            waited.append(w)
+            i = nxt
+        pick: list[int] = []
+        for c in range(len(chain)):
+            pick.append(2 * c)
+            if waited[c] >= 0:
+                pick.append(2 * c + 1)
+        for a in range(len(pick) - 1, 0, -1):
+            state, r = _xorshift(state)
+            b = r % (a + 1)
+            pick[a], pick[b] = pick[b], pick[a]
+        improved = False
+        for move in pick:
+            if used >= budget or improved:
+                break
+            c, kind = divmod(move, 2)
+            i = chain[c]
+            if kind == 1:
+                q = waited[c]
+                k2 = list(ks)
+                k2[i], k2[q] = ks[q], ks[i]
+                o2, v2, s2, f2, t2 = run(xs, k2)
+                used += 1
+                if better(v2, o2, t2, viol, obj, tie):
+                    ks, obj, viol, start, finish, tie = k2, o2, v2, s2, f2, t2
+                    improved = True
+                continue
+            nodes = [j for j in range(problem.n_nodes) if allowed(problem, i, j) and j != xs[i]]
+            est = [_ready_time(problem, xs, i, j, finish) + runtime(problem, i, j)
+                   for j in nodes]
+            for t in range(min(width, len(nodes))):
+                if used >= budget:
+                    break
+                b = t
+                for u in range(t + 1, len(nodes)):
+                    if est[u] < est[b]:
+                        b = u
+                est[t], est[b] = est[b], est[t]
+                nodes[t], nodes[b] = nodes[b], nodes[t]
+                x2 = list(xs)
+                x2[i] = nodes[t]
+                o2, v2, s2, f2, t2 = run(x2, ks)
+                used += 1
+                if better(v2, o2, t2, viol, obj, tie):
+                    xs, obj, viol, start, finish, tie = x2, o2, v2, s2, f2, t2
+                    improved = True
+                    break
+        if not improved:
+            break
+    return xs, ks, obj, viol, used

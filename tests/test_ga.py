@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import gabalance as gb
 from gabalance import baselines as B
 from gabalance import examples, generate
-from gabalance.algorithms.ga import GA, GAParams
+from gabalance.algorithms.ga import GA, HOLD_LIST_SCHEDULES, GAParams
 
 from strategies import placement_problems, schedule_problems
 
@@ -187,8 +187,9 @@ def test_population_bookkeeping():
     ga.init()
     assert ga.generation == 0
     assert ga.pop.shape == (9, 5) and ga.keys.shape == (9, 5)
-    assert ga.seeded == ["heft", "least_loaded", "best_fit_decreasing", "first_fit_decreasing",
-                         "round_robin", "least_connections"]
+    # the list schedulers first, then the others, as many as the population holds
+    assert ga.seeded == ["heft", "cpop", "peft", "heft_saga", "cpop_saga", "least_loaded",
+                         "best_fit_decreasing", "first_fit_decreasing", "round_robin"]
     nfev = ga.nfev
     ga.step()
     assert ga.generation == 1 and ga.nfev > nfev
@@ -266,8 +267,12 @@ def test_best_never_gets_worse(objective, sense, stagnation):
 def _baseline_scores(problem, objective, sense, names):
     out = {}
     for name in names:
-        plan = B.least_loaded(problem, objective) if name == "least_loaded" \
-            else B.BASELINES[name](problem)
+        if name == "least_loaded":
+            plan = B.least_loaded(problem, objective)
+        elif name.endswith("_saga"):
+            plan = B.BASELINES[name[:-5]](problem, convention="saga")
+        else:
+            plan = B.BASELINES[name](problem)
         keys = plan.keys if gb.mode_of(objective) == "schedule" else None
         ev = gb.evaluate(problem, plan.assignment, keys, objective, sense=sense,
                          backend="numba", schedule=True if keys is not None else None)
@@ -279,9 +284,13 @@ def _check_against_baselines(problem, objective, sense, res):
     # the plans the GA seeds its population with (the random baseline is not among them)
     # (on the cost objective the LP relaxation's rounding comes first, when HiGHS solved it)
     lp = ["lp_round"] if objective == "cost" and res.get("bound") is not None else []
-    assert res.seeded == lp + ([] if gb.mode_of(objective) == "placement" else ["heft"]) + [
-        "least_loaded", "best_fit_decreasing", "first_fit_decreasing", "round_robin",
-        "least_connections"]
+    lists = [] if gb.mode_of(objective) == "placement" else [
+        "heft", "cpop", "peft", "heft_saga", "cpop_saga"]
+    expected = lp + lists + ["least_loaded", "best_fit_decreasing", "first_fit_decreasing",
+                             "round_robin", "least_connections"]
+    # as many as the first population holds (the held list schedules always count)
+    held = len(lists) if objective in HOLD_LIST_SCHEDULES else 0
+    assert res.seeded == expected[:min(len(expected), SMALL.population + held)]
     scores = _baseline_scores(problem, objective, sense, [n for n in res.seeded
                                                           if n != "lp_round"])
     start = res.start if res.mode == "schedule" else None
@@ -408,7 +417,7 @@ def test_warm_start_schedule_row_joins_the_population():
     x0 = np.array([4, 4, 0, 3, 3], np.int32)  # allowed: GPU tasks on GPU nodes
     k0 = np.array([4.0, 3.0, 2.0, 1.0, 0.0])
     ga = GA(problem, "makespan", params=GAParams(population=3, seed_baselines=False,
-                                                 justify=False), seed=0)
+                                                 justify=False, critical=0), seed=0)
     ga.init(x0, k0)
     found = [i for i in range(3) if ga.pop[i].tolist() == x0.tolist()
              and ga.keys[i].tolist() == k0.tolist()]

@@ -76,17 +76,34 @@ class PSOParams(DictRoundTrip):
         Jump variant: probability that a gene comes from the particle itself, its personal
         best, its neighbourhood best; with the remaining probability it jumps to a random
         allowed node. The three must sum to at most 1.
+    jump : float or None, default None
+        Jump variant: per-gene probability of the random jump, the three sources above
+        sharing the rest in their proportions. None: in placement mode the rest of the three
+        (``1 - keep - personal - social``, the setting measured on GAP, where repair and
+        local search absorb the jumps), in schedule mode ``min(that, 2 / N)``, two jumps per
+        particle on average: a schedule has no repair that undoes a jump, and at the
+        placement rate (a tenth of the genes) a particle of 500 tasks moves 50 tasks at
+        random per iteration and the swarm never leaves its seeds (ai_cluster, see
+        bench/RESULTS.md).
     inertia, cognitive, social_weight : float, default 0.7, 1.5, 1.5
         Continuous parts (schedule keys; the assignment keys of the "keys" variant):
         ``v = inertia v + cognitive r1 (pbest - u) + social_weight r2 (nbest - u)``.
     max_velocity : float, default 0.5
-        Velocities are clipped to [-max_velocity, max_velocity].
+        Velocities of the assignment keys ("keys" variant) are clipped to
+        [-max_velocity, max_velocity].
+    key_velocity : float, default 0.1
+        Schedule mode: the clip of the priority keys' velocities (keys are ranks / N in
+        [0, 1)). Small, because a key that moves by half the range reorders the whole
+        schedule: on ai_cluster at 20 s, 0.5 left the swarm at its best seed, 0.1 and 0.05
+        went 3.3 points further below least_loaded (bench/RESULTS.md, "Particle swarm").
     local_search : int, default 3
         Placement mode: passes of repair and improvement per particle (as ``GAParams``).
     oscillation : float, default 1.0
         Cost objective: strength of the penalized descent before repair (as ``GAParams``).
     justify : bool, default True
         Schedule mode: forward-backward improvement of every particle.
+    critical : int, default 20
+        Schedule mode: decodes per particle of the critical-path search (as ``GAParams``).
     seed_baselines : bool, default True
         Start some particles at the baselines' plans.
     stagnation : int, default 30
@@ -100,13 +117,16 @@ class PSOParams(DictRoundTrip):
     keep: float = 0.2
     personal: float = 0.3
     social: float = 0.4
+    jump: float | None = None
     inertia: float = 0.7
     cognitive: float = 1.5
     social_weight: float = 1.5
     max_velocity: float = 0.5
+    key_velocity: float = 0.1
     local_search: int = 3
     oscillation: float = 1.0
     justify: bool = True
+    critical: int = 20
     seed_baselines: bool = True
     stagnation: int = 30
 
@@ -127,6 +147,9 @@ class PSOParams(DictRoundTrip):
         whole("neighbours", 1)
         whole("local_search", 0)
         whole("stagnation", 0)
+        whole("critical", 0)
+        if self.jump is not None:
+            number("jump", 0.0, 1.0)
         if self.variant not in VARIANTS:
             raise ValueError(f"PSOParams.variant must be one of {', '.join(VARIANTS)}, got "
                              f"{self.variant!r}")
@@ -142,6 +165,7 @@ class PSOParams(DictRoundTrip):
         for name in ("cognitive", "social_weight"):
             number(name, 0.0, 4.0)
         number("max_velocity", 0.0, 1.0)
+        number("key_velocity", 0.0, 1.0)
         number("oscillation", 0.0, float("inf"))
         for name in ("justify", "seed_baselines"):
             if not isinstance(getattr(self, name), bool):
@@ -200,6 +224,10 @@ class PSO(Searcher):
         if self.schedule:
             pop, keys, obj, viol = self.search.schedule(self.drng, pop, keys, self.params.justify)
             self.nfev += pop.shape[0] * (3 if self.params.justify else 1)
+            if self.params.critical > 0:
+                pop, keys, obj, viol, used = self.search.critical(
+                    self.drng, pop, keys, self.params.critical)
+                self.nfev += used
             return pop, keys, obj, viol
         obj, viol = self.search.placement(self.drng, pop, self.params.local_search,
                                           self.params.oscillation)
@@ -230,15 +258,32 @@ class PSO(Searcher):
         pick = idx[np.arange(S), np.argmin(rank[idx], axis=1)]
         return xp.asarray(pick.astype(np.int64))
 
-    def _velocity(self, u: Any, v: Any, pbest: Any, nbest: Any) -> tuple[Any, Any]:
-        """One continuous step in [0, 1): new (position, velocity)."""
+    def _velocity(self, u: Any, v: Any, pbest: Any, nbest: Any, clip: float
+                  ) -> tuple[Any, Any]:
+        """One continuous step in [0, 1), velocities clipped to [-clip, clip]: new
+        (position, velocity)."""
         xp, p, rng = self.xp, self.params, self.drng
         r1 = rng.random(u.shape)
         r2 = rng.random(u.shape)
         v = p.inertia * v + p.cognitive * r1 * (pbest - u) + p.social_weight * r2 * (nbest - u)
-        v = xp.clip(v, -p.max_velocity, p.max_velocity)
+        v = xp.clip(v, -clip, clip)
         u = xp.mod(u + v, 1.0)
         return u, v
+
+    def _shares(self) -> tuple[float, float, float]:
+        """Jump variant: the per-gene probabilities of (keep, personal, social); the jump
+        takes the rest (see ``PSOParams.jump``)."""
+        p = self.params
+        total = p.keep + p.personal + p.social
+        jump = p.jump
+        if jump is None:
+            if not self.schedule:
+                return p.keep, p.personal, p.social
+            jump = min(1.0 - total, 2.0 / max(1, self.problem.n_tasks))
+        if total <= 0:
+            return 0.0, 0.0, 0.0
+        scale = (1.0 - jump) / total
+        return p.keep * scale, p.personal * scale, p.social * scale
 
     def _ranks01(self, keys: Any) -> Any:
         """Schedule keys (ranks) as positions in [0, 1)."""
@@ -276,20 +321,21 @@ class PSO(Searcher):
         if p.variant == "jump":
             u = rng.random((S, N))
             jump = self.search.sampler.draw(rng, (S, N)).astype(xp.int32)
-            x = xp.where(u < p.keep, self.pop,
-                         xp.where(u < p.keep + p.personal, self.best_pop,
-                                  xp.where(u < p.keep + p.personal + p.social,
+            keep, personal, social = self._shares()
+            x = xp.where(u < keep, self.pop,
+                         xp.where(u < keep + personal, self.best_pop,
+                                  xp.where(u < keep + personal + social,
                                            self.best_pop[nb], jump))).astype(xp.int32)
         else:
             pbest_u = self.search.sampler.encode(self.best_pop)
             self.pos_x, self.vel_x = self._velocity(self.pos_x, self.vel_x, pbest_u,
-                                                    pbest_u[nb])
+                                                    pbest_u[nb], p.max_velocity)
             x = self.search.sampler.decode(self.pos_x).astype(xp.int32)
         keys = None
         if self.schedule:
             u = self._ranks01(self.keys)
             pb = self._ranks01(self.best_keys)
-            u, self.vel_k = self._velocity(u, self.vel_k, pb, pb[nb])
+            u, self.vel_k = self._velocity(u, self.vel_k, pb, pb[nb], p.key_velocity)
             keys = u
         x, keys, obj, viol = self._improve_children(x, keys)
         self._asked = (x, keys, obj, viol)
@@ -349,15 +395,11 @@ class PSO(Searcher):
             self.vel_x[moved] = 0.0
         self._since_improved = 0
 
-    @property
-    def best_value(self) -> tuple[float, float]:
-        """``(objective, violation)`` of the swarm's best: two scalars from the device."""
+    def _pop_best_value(self) -> tuple[float, float]:
         b = self._best_index()
         return float(self.best_objective[b]), float(self.best_violation[b])
 
-    @property
-    def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
-        """``(x, keys, objective, violation)`` of the swarm's best (host arrays)."""
+    def _pop_best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
         b = self._best_index()
         x = to_host(self.best_pop[b])
         k = to_host(self.best_keys[b]) if self.best_keys is not None else None

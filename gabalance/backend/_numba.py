@@ -287,6 +287,29 @@ def _split(times, usage, base, n, t):
     return s + 1, n + 1
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _occupy(times, usage, b, n, t, length, demand3, i, jj, capacity, j, search):
+    """Task i (runtime ``length`` > 0) on node j, whose step profile starts at ``b`` with
+    ``n`` breakpoints: with ``search``, its earliest start at or after ``t`` with room in
+    every resource for the whole run (candidates: ``t`` and the profile's breakpoints), else
+    ``t`` as given; the profile then holds its demand over the run. Returns (start, new n)."""
+    K = capacity.shape[1]
+    if search:
+        s = _segment(times, b, n, t)
+        while s < n and times[b + s] < t + length:
+            for k in range(K):
+                if usage[b + s, k] + demand3[i, jj, k] > capacity[j, k]:
+                    t = times[b + s + 1]
+                    break
+            s += 1
+    a, n = _split(times, usage, b, n, t)
+    z, n = _split(times, usage, b, n, t + length)
+    for s in range(a, z):
+        for k in range(K):
+            usage[b + s, k] += demand3[i, jj, k]
+    return t, n
+
+
 @numba.njit(cache=True, nogil=True)
 def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, group_ok,
             task_group, release, pred_ptr, pred_src, pred_data, succ_ptr, succ_dst, bw_matrix,
@@ -333,21 +356,8 @@ def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, gr
         if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
             violation += 1
         elif length != 0:
-            b = base[j]
-            n = nbreak[j]
-            s = _segment(times, b, n, t)
-            while s < n and times[b + s] < t + length:
-                for k in range(K):
-                    if usage[b + s, k] + demand3[i, jj, k] > capacity[j, k]:
-                        t = times[b + s + 1]
-                        break
-                s += 1
-            a, n = _split(times, usage, b, n, t)
-            z, n = _split(times, usage, b, n, t + length)
-            for s in range(a, z):
-                for k in range(K):
-                    usage[b + s, k] += demand3[i, jj, k]
-            nbreak[j] = n
+            t, nbreak[j] = _occupy(times, usage, base[j], nbreak[j], t, length, demand3, i, jj,
+                                   capacity, j, True)
         start[i] = t
         finish[i] = t + length
         for e in range(succ_ptr[i], succ_ptr[i + 1]):

@@ -89,6 +89,7 @@ class Search:
         self.candidates = 20
         self._engine: Any = None
         self._util: Any = None
+        self._critical: Any = None
         self.lp: Any = None
 
     #: N * M from which ``max_utilization`` uses the bottleneck engine of
@@ -247,6 +248,35 @@ class Search:
             obj = xp.where(better, o2, obj)
             viol = xp.where(better, v2, viol)
         return pop, obj, viol, tries * P
+
+    def critical(self, rng: Any, pop: Any, keys: Any, budget: int, width: int = 8
+                 ) -> tuple[Any, Any, Any, Any, int]:
+        """Schedule mode: critical-path search (:mod:`gabalance.backend._numba_critical`) on
+        every individual, ``budget`` decodes each: chain tasks move to the nodes where they
+        are ready and done earliest, capacity waits on the chain swap priorities, each kept
+        at the first improvement. Runs on the host on every backend (the moves are
+        sequential per individual); the population comes back where it lives.
+
+        Returns (pop, keys, objective, violation, decodes)."""
+        from gabalance.backend._numba_critical import critical_search, heads
+
+        xp = self.xp
+        if self._critical is None:
+            p = self.problem
+            order = np.full((p.n_tasks, p.n_nodes), -1, np.int64)
+            for i in range(p.n_tasks):
+                nodes = p.allowed_nodes(i)
+                order[i, :len(nodes)] = nodes
+            self._critical = (heads(self.pk), order)
+        head, order = self._critical
+        P = pop.shape[0]
+        seeds = np.asarray(to_host(rng.integers(1, 2**62, P)), np.uint64)
+        x = np.array(to_host(pop), np.int32, order="C")
+        k = np.array(to_host(keys), np.float64, order="C")
+        obj, viol, used = critical_search(self.pk, x, k, self.code, budget, width, seeds, head,
+                                          order)
+        return (xp.asarray(x), xp.asarray(k), xp.asarray(obj), xp.asarray(viol),
+                int(used.sum()))
 
     def schedule(self, rng: Any, pop: Any, keys: Any, fbi: bool
                  ) -> tuple[Any, Any, Any, Any]:
