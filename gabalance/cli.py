@@ -461,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve.add_argument("--method", default="ga",
                        help="ga (default), pso, milp (exact, small instances) or a baseline: "
                             "round_robin, least_connections, least_loaded, "
-                            "first_fit_decreasing, best_fit_decreasing, heft, cpop, peft "
+                            "first_fit_decreasing, best_fit_decreasing, heft, cpop, peft, wspt "
                             "(schedule objectives), random")
     solve.add_argument("--objective", default=None,
                        help="default: the problem's own objective")

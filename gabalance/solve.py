@@ -35,9 +35,9 @@ __all__ = ["METHODS", "solve"]
 SEARCH_METHODS = ("ga", "pso")
 #: constructive baselines, each run once
 BASELINE_METHODS = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
-                    "best_fit_decreasing", "heft", "cpop", "peft", "random")
-#: the list schedulers among them (HEFT, CPOP, PEFT): schedule objectives only
-SCHEDULE_ONLY_METHODS = ("heft", "cpop", "peft")
+                    "best_fit_decreasing", "heft", "cpop", "peft", "wspt", "random")
+#: the list schedulers among them (HEFT, CPOP, PEFT, WSPT): schedule objectives only
+SCHEDULE_ONLY_METHODS = ("heft", "cpop", "peft", "wspt")
 #: exact methods (a MILP solved by HiGHS; see gabalance.exact)
 EXACT_METHODS = ("milp",)
 #: the GPU-sharing field's policies (objective ``gpu_allocation``; :mod:`gabalance.gpushare`),
@@ -279,8 +279,8 @@ def solve(
         "milp" (the exact models of
         :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
         :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
-        first_fit_decreasing, best_fit_decreasing, heft, cpop, peft (the list schedulers
-        HEFT, CPOP and PEFT; schedule objectives), random.
+        first_fit_decreasing, best_fit_decreasing, heft, cpop, peft, wspt (the list
+        schedulers HEFT, CPOP, PEFT and Smith's ratio rule; schedule objectives), random.
         Objective ``gpu_allocation`` (problems with GPU devices, docs/gpushare.md): "ga" is
         the packing search (:func:`gabalance.algorithms.packing.pack_search`; takes
         ``time_limit``, ``max_generations``, ``seed``, ``callback``, ``progress``), and

@@ -9,7 +9,7 @@ import pytest
 from gabalance.cli import main
 
 BASELINES = ("round_robin", "least_connections", "least_loaded", "first_fit_decreasing",
-             "best_fit_decreasing", "heft", "cpop", "peft", "random")
+             "best_fit_decreasing", "heft", "cpop", "peft", "wspt", "random")
 
 
 def test_demo_on_bundled_instances(capsys):
@@ -39,7 +39,7 @@ def test_demo_placement_objective_has_no_heft_row(tmp_path, capsys):
                  "numpy", "--objective", "max_utilization"]) == 0
     out = capsys.readouterr().out
     assert "max_utilization (placement mode)" in out
-    assert not {"heft", "cpop", "peft"} & set(out.split())
+    assert not {"heft", "cpop", "peft", "wspt"} & set(out.split())
     rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["ga"]]
     assert rows and rows[0][3] == "yes"
 

@@ -286,7 +286,8 @@ def _check_against_baselines(problem, objective, sense, res):
     lp = ["lp_round"] if objective == "cost" and res.get("bound") is not None else []
     lists = [] if gb.mode_of(objective) == "placement" else [
         "heft", "cpop", "peft", "heft_saga", "cpop_saga"]
-    expected = lp + lists + ["least_loaded", "best_fit_decreasing", "first_fit_decreasing",
+    wspt = ["wspt"] if objective == "weighted_completion" else []
+    expected = lp + lists + wspt + ["least_loaded", "best_fit_decreasing", "first_fit_decreasing",
                              "round_robin", "least_connections"]
     # as many as the first population holds (the held list schedules always count)
     held = len(lists) if objective in HOLD_LIST_SCHEDULES else 0

@@ -29,6 +29,7 @@ BUILDERS = {
     "cpop": lambda p: B._cpop(p, "paper"),
     "cpop_saga": lambda p: B._cpop(p, "saga"),
     "peft": B._peft,
+    "wspt": B._wspt,
 }
 PLANS = {
     "heft": B.heft,
@@ -36,6 +37,7 @@ PLANS = {
     "cpop": B.cpop,
     "cpop_saga": lambda p: B.cpop(p, convention="saga"),
     "peft": B.peft,
+    "wspt": B.wspt,
 }
 
 
@@ -172,11 +174,41 @@ def test_convention_is_checked():
 
 def test_registered_and_solvable():
     p = heft_example()
-    for name in ("cpop", "peft"):
+    for name in ("cpop", "peft", "wspt"):
         assert name in B.BASELINES and name in gb.METHODS
         res = gb.solve(p, "makespan", method=name)
         assert res.success and res.fun == _decode(p, B.BASELINES[name](p))[0]
         assert gb.validate(p, res.x, res.start).ok
+
+
+def test_wspt_is_smiths_rule_on_one_machine():
+    """Independent tasks on one slot: the ratio order is optimal for the weighted sum of
+    completion times (Smith 1956); checked against every order."""
+    dur = [3.0, 1.0, 4.0, 2.0, 5.0]
+    w = [1.0, 4.0, 2.0, 3.0, 1.0]
+    p = gb.Problem([[1]], [[1]] * 5, resources=["slots"], duration=dur, weight=w,
+                   objective="weighted_completion")
+    plan = B.wspt(p)
+    got = gb.evaluate(p, plan.assignment, plan.keys, "weighted_completion").objective[0]
+    best = min(sum(wi * fi for wi, fi in zip([w[i] for i in order],
+                                              itertools.accumulate(dur[i] for i in order)))
+               for order in itertools.permutations(range(5)))
+    assert got == best
+    # the order is by decreasing weight / runtime: task 1 (4), 3 (1.5), 2 (0.5), 0, 4
+    assert np.argsort(plan.keys).tolist() == [1, 3, 2, 0, 4]
+
+
+def test_wspt_respects_dependencies_and_takes_the_fastest_runtime():
+    # task 0 (light) must precede task 1 (heavy); task 2 has the best ratio on the fast node
+    p = gb.Problem([[1], [1]], [[1]] * 3, resources=["slots"], duration=[2.0, 2.0, 2.0],
+                   speed=[1.0, 2.0], weight=[1.0, 9.0, 5.0], edges=[(0, 1)],
+                   objective="weighted_completion")
+    plan = B.wspt(p)
+    order = np.argsort(plan.keys).tolist()
+    assert order.index(0) < order.index(1)
+    assert order[0] == 2  # ready, ratio 5 / 1 beats task 0's 1 / 1
+    ev = gb.evaluate(p, plan.assignment, plan.keys, "weighted_completion", schedule=True)
+    assert gb.validate(p, plan.assignment, ev.start[0]).ok
 
 
 # --------------------------------------------------------------------------- properties

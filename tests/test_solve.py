@@ -71,7 +71,7 @@ def test_problem_and_objective_checks(scenario, placement):
 def test_method_checks(scenario, placement):
     with _raises(ValueError, "unknown method 'tabu' (choose from ga, pso, milp, round_robin, "
                              "least_connections, least_loaded, first_fit_decreasing, "
-                             "best_fit_decreasing, heft, cpop, peft, random, best_fit, fgd, "
+                             "best_fit_decreasing, heft, cpop, peft, wspt, random, best_fit, fgd, "
                              "fgd_fit, fgd_exact, fgd_pack, dotprod, gpu_clustering, "
                              "gpu_packing)"):
         gb.solve(placement, "cost", method="tabu")
@@ -229,7 +229,7 @@ def test_every_method_on_the_scenario(scenario, method):
 
 
 @pytest.mark.parametrize("method", [m for m in GENERAL_METHODS
-                                    if m not in ("heft", "cpop", "peft")])
+                                    if m not in ("heft", "cpop", "peft", "wspt")])
 @pytest.mark.parametrize("objective", ["cost", "max_utilization"])
 def test_every_method_on_a_placement_problem(placement, method, objective):
     kw = _small(method)

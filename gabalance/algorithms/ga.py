@@ -202,6 +202,8 @@ def _seed_plans(problem: Problem, objective: str, budget_s: float, clock: Any = 
         makers += [("heft", bl.heft), ("cpop", bl.cpop), ("peft", bl.peft),
                    ("heft_saga", lambda p: bl.heft(p, convention="saga")),
                    ("cpop_saga", lambda p: bl.cpop(p, convention="saga"))]
+        if objective == "weighted_completion":
+            makers.append(("wspt", bl.wspt))
     makers += [("least_loaded", lambda p: bl.least_loaded(p, objective)),
                ("best_fit_decreasing", bl.best_fit_decreasing),
                ("first_fit_decreasing", bl.first_fit_decreasing),
