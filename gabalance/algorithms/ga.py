@@ -112,9 +112,10 @@ class GAParams(DictRoundTrip):
         11.3%, 9.7% and 8.6% below the best baseline (one run each; see bench/RESULTS.md).
     critical : int, default 20
         Schedule mode: decodes per child of the critical-path search
-        (:mod:`gabalance.backend._numba_critical`; 0: off). On the bundled ai_cluster at
-        20 s, 0, 10 and 40 ended 10.1%, 15.5% and 16.2% below least_loaded; on the random
-        DAGs of the benchmark suite 20 was best of 10, 20, 40 (bench/RESULTS.md).
+        (:mod:`gabalance.backend._numba_critical`; 0: off). Measured with
+        ``bench/schedule_ablation.py`` (bench/RESULTS.md, "Schedules"): on j30 and the
+        random DAGs it pays; on the bundled ai_cluster, seeded with ``wspt``, it neither
+        helps nor hurts at 20 s.
     seed_baselines : bool, default True
         Put the baselines' plans (and, on the cost objective, the LP relaxation's rounding)
         in the first population.
@@ -183,9 +184,9 @@ LIST_SCHEDULERS = frozenset({"heft", "cpop", "peft", "heft_saga", "cpop_saga"})
 #: objectives on which the list schedulers' plans are held beside the population instead of
 #: joining it: they minimise the makespan, and on ``weighted_completion`` the best of them
 #: (PEFT on the bundled ai_cluster, 8.3% below least_loaded) takes the population over within
-#: a few generations; with it the GA ended 10.7-12.4% below least_loaded at 20 s (seeds 0-2),
-#: without it 15.5-15.7% (seeds 0, 1). A held plan is still returned while nothing better is
-#: found, so the GA never ends above it.
+#: a few generations (``bench/schedule_ablation.py``: at 20 s, without the WSPT seed, 10.8%
+#: below least_loaded with them in the population, 13.8% with them held). A held plan is
+#: still returned while nothing better is found, so the GA never ends above it.
 HOLD_LIST_SCHEDULES = frozenset({"weighted_completion"})
 
 

@@ -152,7 +152,11 @@ class Balancer:
     method : str, default "ga"
         Any :data:`gabalance.METHODS`; search methods are warm-started from the last plan.
     params : GAParams, PSOParams, dict, optional
-        Search parameters; default for "ga" ``GAParams(population=32)``.
+        Search parameters; default for "ga" ``GAParams(population=32, critical=0)``: the
+        critical-path search costs more than it gives within a re-plan budget of a few
+        hundredths of a second (on the Gavel trace of ``python bench/simulate_online.py`` at
+        0.05 s per re-plan the mean JCT was 95.95 h with it and 93.83 h without;
+        bench/RESULTS.md, "Online balancing").
     migration_cost : float, default 1.0
         Seconds of extra runtime charged to a queued task on nodes other than the one the
         previous plan gave it (the stability penalty).
@@ -207,7 +211,7 @@ class Balancer:
                 or not 0 < smoothing <= 1:
             raise BalancerError(f"smoothing must be in (0, 1], got {smoothing!r}")
         if params is None and method == "ga":
-            params = {"population": 32}
+            params = {"population": 32, "critical": 0}
         self.objective = objective
         self.time_budget = float(time_budget)
         self.method = method
