@@ -59,7 +59,8 @@ def run(suite: str, data: Path, sections: list[str], *, seed: int = 0,
     """Run the chosen sections; returns the whole result document."""
     warm_up("numba")
     doc: dict[str, Any] = {"suite": suite, "seed": seed, "machine": machine(),
-                           "versions": versions(), "sections": {}, "wall": {}}
+                           "versions": versions(), "sections": {}, "wall": {},
+                           "ran": list(sections)}
     for name in sections:
         t0 = time.perf_counter()
         print(f"== {name}", flush=True)
@@ -94,6 +95,9 @@ def report(doc: dict[str, Any], figures: dict[str, str]) -> str:
              f"numba threads {m['numba_threads']}; Python {m['python']}, gabalance "
              f"{m['gabalance']}; {v}. Wall time per section: "
              + ", ".join(f"{k} {s / 60:.1f} min" for k, s in doc["wall"].items()) + ".\n"]
+    for name, origin in doc.get("kept", {}).items():
+        lines.append(f"Section `{name}` is kept from an earlier run: `{origin['command']}`; "
+                     f"{origin['date']}.\n")
     s = doc["sections"]
     if "gap" in s:
         lines += ["### GAP: gabalance against CP-SAT, HiGHS and DEAP at equal wall time\n",
@@ -177,6 +181,25 @@ def time_limits(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def keep_sections(doc: dict[str, Any], saved: Path) -> None:
+    """Add to ``doc`` the sections of the saved run ``saved`` that ``doc`` did not run, each
+    marked in ``doc["kept"]`` with that run's command and date."""
+    import json
+
+    old = json.loads(saved.read_text())
+    kept = dict(old.get("kept", {}))
+    for name, section in old.get("sections", {}).items():
+        if name in doc["sections"]:
+            continue
+        doc["sections"][name] = section
+        doc["wall"][name] = old.get("wall", {}).get(name, 0.0)
+        kept.setdefault(name, {"command": old.get("command", "?"),
+                               "date": old.get("machine", {}).get("date", "?")})
+    order = {name: k for k, name in enumerate(SECTIONS)}
+    doc["sections"] = dict(sorted(doc["sections"].items(), key=lambda kv: order[kv[0]]))
+    doc["kept"] = {k: v for k, v in kept.items() if k not in doc.get("ran", [])}
+
+
 def write_section(path: Path, suite: str, body: str) -> None:
     """Replace (or append) the text between this suite's markers in RESULTS.md."""
     start, end = f"<!-- bench.run {suite}: start -->", f"<!-- bench.run {suite}: end -->"
@@ -223,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-from", type=Path, default=None, metavar="JSON",
                     help="run nothing: rewrite the suite's RESULTS.md section from a results "
                          "file this command wrote (bench/results/suite_<suite>.json)")
+    ap.add_argument("--keep-others", action="store_true",
+                    help="keep the sections not run now from the suite's last results file "
+                         "(each is reported with the command and date of the run that made "
+                         "it)")
     args = ap.parse_args(argv)
     if args.report_from is not None:
         return rewrite(args.report_from, args.results)
@@ -241,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     doc = run(args.suite, data, sections, seed=args.seed, gap_instances=names)
     doc["command"] = "python -m bench.run " + shlex.join(
         argv if argv is not None else sys.argv[1:])
+    saved = HERE / "results" / f"suite_{args.suite}.json"
+    if args.keep_others and saved.exists():
+        keep_sections(doc, saved)
     doc["total_wall"] = time.perf_counter() - t0
     figures: dict[str, str] = {}
     if not args.no_write:

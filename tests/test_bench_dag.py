@@ -101,10 +101,19 @@ def test_run_tiny_instance():
     assert "| 1 | 1 |" in text and "| HEFT | 1 | 1 |" in text and "| CPoP | 1 | 1 |" in text
     assert "| 1/1 | 1/1 |" in text  # gabalance's heft/cpop with saga's convention
     assert "gabalance cpop | gabalance peft" in text
+    # the per-instance lines: the proven bound below every makespan, the GA never above
+    # the best of gabalance's list schedulers (they seed its first population)
+    assert 0 < row["bound"] <= min(row["ga"], row["heft"], row["cpop"], row["peft"],
+                                   row["saga_heft"], row["saga_cpop"])
+    assert row["ga"] <= min(row["heft"], row["cpop"], row["peft"]) * (1 + 1e-9)
+    assert f"| tiny | {row['ga']:.1f} |" in text
+    assert "The GA ends above the best of gabalance's heft, cpop and peft on 0 of 1" in text
+    assert "| all | 1 |" in text
     # rows saved before cpop, peft and the convention check still make a table
-    old = {k: v for k, v in row.items() if not k.startswith(("cpop", "peft"))
+    old = {k: v for k, v in row.items() if not k.startswith(("cpop", "peft", "bound"))
            and not k.endswith("_ours")}
     assert "n/a" in dag.table([old])
+    assert f"{dag.instance_bound(spec[0]):.1f}" in dag.table([old])  # worked out again
 
 
 @pytest.mark.parametrize("ccr, procs, seed", SMALL)

@@ -200,3 +200,29 @@ def test_rcpsp_tables_report_bound_gaps():
     old = rcpsp.tables({"rows": [{k: r[k] for k in ("ga_dev", "lft_dev", "valid")}
                                  for r in rows], "time_limit": 1.0, "every": 1})
     assert "lower bounds" not in old
+
+
+def test_ai_tables_give_the_margins():
+    """GA 60 is the lowest of the made-up values (60 + 10 k by method order), so it is
+    below the best classic balancer and below the best list scheduler by their gaps."""
+    text = ai.tables(_ai_section(True))
+    vals = {m: 60.0 + 10 * k for k, m in enumerate(ai.METHODS)}
+    classic = min(ai.BASELINES, key=vals.__getitem__)
+    best = vals[classic]
+    assert (f"below the best classic balancer ({classic}): GA "
+            f"{100 * (best - 60.0) / best:.2f}%, PSO {100 * (best - 70.0) / best:.2f}%") in text
+
+
+def test_keep_sections_takes_the_others_from_the_saved_run(tmp_path: Path):
+    old = {"suite": "full", "command": "python -m bench.run --suite full",
+           "machine": {"date": "old-date"}, "wall": {"gap": 60.0, "dag": 5.0},
+           "sections": {"gap": {"rows": ["g"]}, "dag": {"rows": ["old"]}}}
+    saved = tmp_path / "suite_full.json"
+    saved.write_text(json.dumps(old))
+    doc = {"sections": {"dag": {"rows": ["new"]}}, "wall": {"dag": 1.0}, "ran": ["dag"]}
+    bench_run.keep_sections(doc, saved)
+    assert list(doc["sections"]) == ["gap", "dag"]  # in the suite's section order
+    assert doc["sections"]["dag"] == {"rows": ["new"]}
+    assert doc["sections"]["gap"] == {"rows": ["g"]}
+    assert doc["kept"] == {"gap": {"command": "python -m bench.run --suite full",
+                                   "date": "old-date"}}

@@ -20,6 +20,12 @@ GPUs. Placements: the objective; nodes used; GPU fragmentation, the free GPU cap
 nodes where no GPU task of the workload fits in what is left (all resources, eligibility
 rules), as a share of the cluster's GPU capacity (after Weng et al., "Beware of Fragmentation:
 Scheduling GPU-Sharing Workloads with Fragmentation Gradient Descent", USENIX ATC 2023).
+
+Bounds. For schedule instances the table also gives the proven lower bound on the objective
+(:func:`gabalance.schedule_bound`: critical path with unavoidable transfers, energy and
+Smith's-rule bounds on the pooled capacity) and each method's gap to it, ``100 (fun - bound)
+/ fun`` %: the optimum lies between the bound and the best answer, so the gap bounds how far
+a method can be from optimal.
 """
 
 from __future__ import annotations
@@ -36,12 +42,14 @@ from gabalance import examples
 from gabalance.io import read_gavel, read_openb
 
 BASELINES = ("round_robin", "least_connections", "least_loaded", "best_fit_decreasing")
-METHODS = ("ga", "pso", *BASELINES)
+#: list schedulers: schedule instances only (they build schedules)
+LIST_SCHEDULERS = ("heft", "cpop", "peft", "wspt")
+METHODS = ("ga", "pso", *BASELINES, *LIST_SCHEDULERS)
 SUITES = {"smoke": {"instances": ["gavel_makespan"], "time": 1.0},
           "quick": {"instances": ["gavel_makespan", "gavel_philly", "ai_cluster", "openb"],
                     "time": 5.0},
           "full": {"instances": ["gavel_makespan", "gavel_philly", "ai_cluster", "openb"],
-                   "time": 30.0}}
+                   "time": 20.0}}
 GAVEL = Path("gavel_throughputs", "scheduler")
 OPENB = Path("alibaba_gpu_v2023_openb", "csv")
 
@@ -127,6 +135,24 @@ def placement_metrics(problem: gb.Problem, x: np.ndarray) -> dict[str, float]:
             "gpu_allocated": 100.0 * load[:, g].sum() / cap[:, g].sum()}
 
 
+def instance_bound(problem: gb.Problem, objective: str | None = None) -> dict[str, Any]:
+    """The proven lower bound of a schedule instance for the tables: ``bound`` (its value),
+    ``bound_binding`` (which part gives it), ``bound_parts`` (every part by name) and
+    ``bound_time`` (seconds)."""
+    b = gb.schedule_bound(problem, objective)
+    return {"bound": float(b.value), "bound_binding": b.binding,
+            "bound_parts": {k: float(v) for k, v in b.parts.items()},
+            "bound_time": float(b.time)}
+
+
+def bound_gap_percent(fun: float, bound: float | None) -> float | None:
+    """``100 (fun - bound) / fun``: how far above the proven lower bound ``fun`` is, % (None
+    without a bound)."""
+    if bound is None or not np.isfinite(fun):
+        return None
+    return 0.0 if fun == 0 else 100.0 * max(0.0, fun - bound) / abs(fun)
+
+
 def run(suite: str, data: Path, *, seed: int = 0,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     cfg = SUITES[suite]
@@ -135,7 +161,12 @@ def run(suite: str, data: Path, *, seed: int = 0,
         p = load(name, data)
         row: dict[str, Any] = {"instance": name, "tasks": p.n_tasks, "nodes": p.n_nodes,
                                "objective": p.objective, "mode": p.mode, "results": {}}
+        if p.mode == "schedule":
+            row.update(instance_bound(p))
+            log(f"  ai {name} bound: {row['bound']:.6g} ({row['bound_binding']} binds)")
         for method in METHODS:
+            if method in LIST_SCHEDULERS and p.mode != "schedule":
+                continue
             kw: dict[str, Any] = (dict(time_limit=cfg["time"], seed=seed)
                                   if method in ("ga", "pso") else {})
             res = gb.solve(p, method=method, backend="numba", **kw)
@@ -148,6 +179,8 @@ def run(suite: str, data: Path, *, seed: int = 0,
             h = res.history
             row["results"][method] = {
                 "fun": float(res.fun), "violation": float(res.violation), "valid": bool(valid),
+                "gap": bound_gap_percent(float(res.fun), row.get("bound"))
+                if res.violation == 0 else None,
                 "time": float(res.time), "nit": int(res.nit), **metrics,
                 "compile": float(res.get("compile_time") or 0.0),
                 "history": [(float(t), float(v)) for t, v, viol in
@@ -158,6 +191,28 @@ def run(suite: str, data: Path, *, seed: int = 0,
     return {"rows": rows, "time_limit": cfg["time"]}
 
 
+def _margins(row: dict[str, Any]) -> str:
+    """One line: GA and PSO below the best classic balancer and below the best of all
+    baselines (list schedulers included), % (positive: lower, i.e. better)."""
+    res = row["results"]
+
+    def best(names: tuple[str, ...]) -> tuple[str, float] | None:
+        ok = [(res[m]["fun"], m) for m in names if m in res and res[m]["violation"] == 0]
+        return (min(ok)[1], min(ok)[0]) if ok else None
+
+    parts = []
+    for label, names in (("the best classic balancer", BASELINES),
+                         ("the best baseline, list schedulers included",
+                          BASELINES + LIST_SCHEDULERS)):
+        b = best(names)
+        if b is None:
+            continue
+        cells = [f"{m.upper()} {100.0 * (b[1] - res[m]['fun']) / b[1]:.2f}%"
+                 for m in ("ga", "pso") if m in res and res[m]["violation"] == 0]
+        parts.append(f"below {label} ({b[0]}): " + ", ".join(cells))
+    return "Margins, " + "; ".join(parts) + ".\n" if parts else ""
+
+
 def tables(section: dict[str, Any]) -> str:
     out = [f"GA and PSO get {section['time_limit']:g} s each (default parameters, seed 0); "
            "the baselines run once. Values of infeasible solutions are marked with their "
@@ -166,6 +221,12 @@ def tables(section: dict[str, Any]) -> str:
         res = row["results"]
         out.append(f"#### {row['instance']}: {row['tasks']} tasks, {row['nodes']} nodes, "
                    f"objective {row['objective']}\n")
+        bounded = row["mode"] == "schedule" and row.get("bound") is not None
+        if bounded:
+            parts = ", ".join(f"{k} {v:,.0f}" for k, v in row.get("bound_parts", {}).items())
+            out.append(f"Proven lower bound on the objective: {row['bound']:,.0f} "
+                       f"({row.get('bound_binding', '')} binds; {parts}); the gap column is "
+                       "each method's distance above it.\n")
         if row["mode"] == "schedule":
             cols = [("fun", "objective", "{:,.0f}"), ("makespan", "makespan", "{:,.0f}"),
                     ("mean_completion", "mean completion", "{:,.0f}"),
@@ -175,16 +236,23 @@ def tables(section: dict[str, Any]) -> str:
             cols = [("fun", "objective", "{:.4f}"), ("nodes_used", "nodes used", "{:d}"),
                     ("gpu_allocated", "GPU allocated %", "{:.1f}"),
                     ("gpu_fragmentation", "GPU fragmentation %", "{:.2f}")]
-        out.append("| method | " + " | ".join(c[1] for c in cols) + " | valid |")
-        out.append("|---|" + "---:|" * len(cols) + "---|")
-        for m in METHODS:
+        extra = ["bound", "gap to bound %"] if bounded else []
+        out.append("| method | " + " | ".join([c[1] for c in cols] + extra) + " | valid |")
+        out.append("|---|" + "---:|" * (len(cols) + len(extra)) + "---|")
+        shown = [m for m in METHODS if m in res]  # older runs lack the list schedulers
+        for m in shown:
             r = res[m]
             cells = [c[2].format(r[c[0]]) for c in cols]
             if r["violation"] > 0:
                 cells[0] += f" (violation {r['violation']:.3g})"
+            if bounded:
+                gap = r.get("gap")
+                cells += [f"{row['bound']:,.0f}", "n/a" if gap is None else f"{gap:.2f}"]
             out.append(f"| {m} | " + " | ".join(cells) + f" | {r['valid']} |")
         out.append("")
-        if not any(res[m]["valid"] for m in METHODS):
+        if row["mode"] == "schedule" and "ga" in res:
+            out.append(_margins(row))
+        if not any(res[m]["valid"] for m in shown):
             out.append(f"No method found a feasible solution of {row['instance']} in this "
                        "run; the smallest violation is the best answer here. Whether the "
                        "instance has a feasible solution at all is not known.\n")
