@@ -1,5 +1,7 @@
 """gabalance: which node runs which AI task, and when, on heterogeneous clusters."""
 
+# the modules the guide names, reachable as attributes after ``import gabalance as gb``
+from gabalance import baselines, generate, io, simulate
 from gabalance.algorithms import GA, PSO, GAParams, PSOParams
 from gabalance.bounds import Bound, schedule_bound
 from gabalance.evaluate import Evaluation, best_index, evaluate, rank_order
@@ -45,11 +47,15 @@ __all__ = [
     "TuneResult",
     "Validation",
     "__version__",
+    "baselines",
     "best_index",
     "evaluate",
+    "generate",
+    "io",
     "mode_of",
     "rank_order",
     "schedule_bound",
+    "simulate",
     "solve",
     "tune",
     "validate",

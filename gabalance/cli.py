@@ -15,6 +15,7 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +127,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
     if args.plot:
         _plot_ready()  # before a long solve
+    _output_ready(args.out, "--out")  # a typo must not cost the result of a long solve
+    _output_ready(args.plot, "--plot")
     params = _read_params(args.params, args.method)
     res = _solve(problem, objective=args.objective, sense=args.sense, method=args.method,
                  backend=args.backend, time_limit=args.time_limit,
@@ -177,7 +180,28 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print("gabalance: error: validate() and the solver disagree on feasibility",
               file=sys.stderr)
         return 1
+    if res.status == 4 and res.message == "interrupted":
+        return INTERRUPTED  # the best plan was printed and written; the shell sees Ctrl-C
     return 0 if feasible else 1
+
+
+#: exit status after Ctrl-C (128 + SIGINT, what shells expect)
+INTERRUPTED = 130
+
+
+def _output_ready(path: str | None, flag: str) -> None:
+    """A file ``path`` can be written: its folder exists and it is not itself a folder.
+    Checked before a solve starts, with a one-line error (exit 2) naming the flag."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {path}: is a directory, expected a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: folder {str(folder)!r} is not writable")
 
 
 def _plot_ready() -> None:
@@ -450,9 +474,16 @@ def _add_input(p: argparse.ArgumentParser, sense_help: str) -> None:
     p.add_argument("--sense", default=None, choices=["min", "max"], help=sense_help)
 
 
+def _version() -> str:
+    from gabalance import __version__
+
+    return f"gabalance {__version__}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gabalance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     solve = sub.add_parser("solve", help="solve a problem with the GA or a baseline")
@@ -592,6 +623,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print("gabalance: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except (ValueError, OSError) as exc:
         msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         print(f"gabalance: error: {msg}", file=sys.stderr)

@@ -117,6 +117,17 @@ def _params_iv(params: Any, cls: type[GAParams] | type[PSOParams] | type[MILPPar
     return params
 
 
+def _seed_iv(seed: Any) -> int:
+    """The run's seed as a non-negative int; None draws one from the operating system's
+    entropy, so that the result records a seed that repeats the run."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or seed < 0:
+        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit: Any,
               max_generations: Any, params: Any, initial: Any, callback: Any,
               max_evaluations: Any = None) -> dict[str, Any]:
@@ -316,7 +327,9 @@ def solve(
         depend on the machine's speed: same seed, same budget, same result
         (:func:`gabalance.tune` gives every trial one).
     seed : int, optional
-        Seed of the run's one random generator: same seed and backend, same result.
+        Seed of the run's one random generator (a non-negative integer): same seed and
+        backend, same result. None draws one from the operating system's entropy; either
+        way ``res.seed`` records it, so ``solve(..., seed=res.seed)`` repeats the run.
     params : GAParams, PSOParams, MILPParams or dict, optional
         Search parameters (:class:`gabalance.GAParams`, :class:`gabalance.PSOParams` for
         "pso"), or for "milp"
@@ -348,6 +361,7 @@ def solve(
     t0 = time.perf_counter()
     a = _solve_iv(problem, objective, sense, method, time_limit, max_generations, params,
                   initial, callback, max_evaluations)
+    seed = _seed_iv(seed)
     objective, sense, mode = a["objective"], a["sense"], a["mode"]
     backend_name = resolve_backend(backend)
     base = dict(objective=objective, sense=sense, mode=mode, method=method,

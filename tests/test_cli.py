@@ -263,3 +263,48 @@ def test_bad_arguments_are_reported_plainly(capsys):
     assert "unknown objective 'speed'" in captured.err and "Problem(" not in captured.out
     assert main(["show", "--format", "orlib-gap", "gap1.txt#x"]) == 2
     assert "K picks the problem in the file and must be a whole number" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import gabalance as gb
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gabalance {gb.__version__}"
+
+
+@pytest.mark.parametrize("flag", ["--out", "--plot"])
+def test_output_paths_are_checked_before_the_solve(tmp_path, capsys, flag):
+    """A typo in --out or --plot is reported at once (exit 2), not after the solve."""
+    missing = tmp_path / "no-such-folder" / "result.json"
+    assert main(["solve", "scenario", "--generations", "1", flag, str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"gabalance: error: {flag} {missing}: folder "
+                                    f"{str(missing.parent)!r} does not exist")
+    assert "objective:" not in captured.out  # nothing was solved
+    assert main(["solve", "scenario", "--generations", "1", flag, str(tmp_path)]) == 2
+    assert "is a directory, expected a file name" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_after_writing_the_best(tmp_path, capsys, monkeypatch):
+    import gabalance as gb
+    from gabalance.algorithms import ga as ga_module
+
+    calls = {"n": 0}
+    step = ga_module.Searcher.step
+
+    def interrupted(self):  # Ctrl-C during the third generation
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        step(self)
+
+    monkeypatch.setattr(ga_module.Searcher, "step", interrupted)
+    out = tmp_path / "best.json"
+    assert main(["solve", "scenario", "--generations", "50", "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().out
+    from gabalance import examples
+
+    res = gb.SolveResult.load(out, examples.load("scenario"))  # the best so far, kept
+    assert res.status == 4 and res.x is not None

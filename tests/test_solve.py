@@ -448,3 +448,22 @@ def test_priority_keys_decode_to_the_reported_schedule():
     ev = gb.evaluate(problem, res.x, res.priority, schedule=True)
     np.testing.assert_array_equal(ev.start[0], res.start)
     assert ev.objective[0] == res.fun
+
+
+def test_seed_is_checked_and_always_recorded(scenario):
+    with pytest.raises(ValueError, match=r"^seed must be None or a non-negative integer, "
+                                         r"got -1$"):
+        gb.solve(scenario, seed=-1, max_generations=1)
+    with pytest.raises(ValueError, match="seed must be None or a non-negative integer, got 1.5"):
+        gb.solve(scenario, seed=1.5, max_generations=1)
+    # without a seed one is drawn and recorded: solving again with it repeats the run
+    res = gb.solve(scenario, max_generations=3)
+    assert isinstance(res.seed, int) and res.seed >= 0
+    again = gb.solve(scenario, max_generations=3, seed=res.seed)
+    assert again.fun == res.fun and np.array_equal(again.x, res.x)
+
+
+def test_modules_named_in_the_guide_are_attributes():
+    for name, attr in (("io", "read_yagiura_gap"), ("generate", "random_dag"),
+                       ("baselines", "heft"), ("simulate", "simulate")):
+        assert callable(getattr(getattr(gb, name), attr))
