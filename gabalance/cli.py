@@ -335,9 +335,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = [r for r in rows if r.method != "ga"]
     bb = base[int(gb.rank_order([r.fun for r in base], [r.violation for r in base],
                                 sense)[0])]
-    print(f"\nbest: {best.method} ({objective} {best.fun:.8g}); the GA ran {ga.nit} "
+    tied = [r.method for r in rows if r.violation == best.violation and r.fun == best.fun]
+    who = best.method if len(tied) == 1 else "a tie of " + ", ".join(tied)
+    print(f"\nbest: {who} ({objective} {best.fun:.8g}); the GA ran {ga.nit} "
           f"generations, {ga.nfev} evaluations")
-    if ga.violation == 0 and bb.violation == 0 and bb.fun != 0:
+    if ga.violation == 0 and bb.violation == 0 and bb.fun == ga.fun:
+        print(f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): the same value")
+    elif ga.violation == 0 and bb.violation == 0 and bb.fun != 0:
         gain = (bb.fun - ga.fun) if sense == "min" else (ga.fun - bb.fun)
         pct = 100.0 * gain / abs(bb.fun)
         word = "better" if gain >= 0 else "worse"

@@ -783,7 +783,13 @@ class Problem:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProblemError(f"invalid JSON: {exc}") from None
-        return cls.from_dict(doc)
+        except RecursionError:
+            raise ProblemError("invalid problem JSON: nested too deeply (a problem file is a "
+                               "few levels deep: nodes, tasks, dependencies)") from None
+        try:
+            return cls.from_dict(doc)
+        except RecursionError:
+            raise ProblemError("invalid problem JSON: a field is nested too deeply") from None
 
 
 # --------------------------------------------------------------------------- helpers

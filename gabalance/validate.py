@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gabalance.arrays import to_host
-from gabalance.problem import Problem, ProblemError
+from gabalance.problem import SCHEDULE_OBJECTIVES, Problem, ProblemError
 
 __all__ = ["Validation", "validate"]
 
@@ -67,6 +67,11 @@ def _validate_iv(problem: Any, assignment: Any, start: Any, devices: Any = None
         raise ProblemError(f"assignment[{i}] = {x[i]} (task {problem.task_names[i]!r}) is not a "
                            f"node index; the problem has {M} nodes"
                            + (" (-1: the task waits)" if shared else ""))
+    if start is None and problem.objective in SCHEDULE_OBJECTIVES:
+        raise ProblemError(f"problem {problem.name!r} is a schedule (objective "
+                           f"{problem.objective!r}): pass its start times, e.g. "
+                           "validate(problem, res.x, res.start); without them every task "
+                           "would be checked as running at once")
     masks = None
     if devices is not None:
         if not problem.has_devices:
@@ -118,7 +123,10 @@ def validate(problem: Problem, assignment: Any, start: Any = None, devices: Any 
     start : array_like, shape (N,), float, optional
         Start times. Without them the solution is a placement: the summed demand on each
         node must fit its capacity. With them it is a schedule: release times, dependencies
-        (finish + transfer time), and capacity at every instant are checked.
+        (finish + transfer time), and capacity at every instant are checked. Required when
+        the problem's own objective is a schedule objective (a ``ProblemError`` says so):
+        its tasks do not all run at once, so a placement check would report overloads
+        that no schedule has.
     devices : array_like, shape (N,), int, optional
         Problems with GPU devices (required there when a placed task asks for GPU): the
         device mask of every task (bit d = device d of its node). Each device must hold at

@@ -308,3 +308,13 @@ def test_ctrl_c_exits_130_after_writing_the_best(tmp_path, capsys, monkeypatch):
 
     res = gb.SolveResult.load(out, examples.load("scenario"))  # the best so far, kept
     assert res.status == 4 and res.x is not None
+
+
+def test_demo_names_a_tie(capsys):
+    """On the scenario the GA and several baselines reach the same makespan (110): the demo
+    says so instead of crowning one and calling it 0.00% better."""
+    assert main(["demo", "--instance", "scenario", "--time-limit", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "best: a tie of ga, " in out and "heft" in out.split("best: ")[1].split("(")[0]
+    assert "GA vs the best baseline (least_loaded, 110): the same value" in out
+    assert "0.00% better" not in out

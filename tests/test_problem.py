@@ -348,3 +348,15 @@ def test_from_dicts_structure_messages(doc_change, message):
 def test_ragged_arrays_are_reported():
     with pytest.raises(ProblemError, match=r"demand is not a rectangular numeric array"):
         Problem([[1]], [[1], [1, 2]])
+
+
+def test_deeply_nested_json_is_a_named_error(tmp_path):
+    """A 200,000-level nesting ends in a ProblemError (exit 2 from the CLI), not a
+    RecursionError traceback."""
+    path = tmp_path / "deep.json"
+    path.write_text('{"nodes": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ProblemError, match="nested too deeply"):
+        Problem.from_json(path)
+    from gabalance.cli import main
+
+    assert main(["show", str(path)]) == 2

@@ -93,3 +93,18 @@ def test_not_allowed_tasks_occupy_nothing_in_schedules():
     # b (demand 2) cannot run on 'small'; the decoder starts it at once and it occupies nothing
     assert validate(p, [0, 0], [0, 0]).problems == [
         "task 'b' on node 'small': demand 2 of 'r0' exceeds the node's capacity 1"]
+
+
+def test_schedule_problem_needs_start_times():
+    """Without start times a schedule would be checked as if every task ran at once, which
+    reports overloads no schedule has; the error says what to pass instead."""
+    import gabalance as gb
+    from gabalance import examples
+
+    p = examples.load("scenario")
+    res = gb.solve(p, max_generations=5, seed=0)
+    assert gb.validate(p, res.x, res.start).ok
+    with pytest.raises(gb.ProblemError, match=r"problem 'scenario' is a schedule \(objective "
+                                              r"'makespan'\): pass its start times, e\.g\. "
+                                              r"validate\(problem, res\.x, res\.start\)"):
+        gb.validate(p, res.x)
