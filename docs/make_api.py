@@ -129,6 +129,8 @@ def _entry(qual: str, name: str, obj: Any) -> list[str]:
             lines.append(head + (f": {mdoc}" if mdoc else ""))
         if _members(obj):
             lines.append("")
+    elif inspect.ismodule(obj):
+        lines += ["*module*", "", f"`{obj.__name__}`: " + first_paragraph(obj), ""]
     elif callable(obj):
         sig = signature(name, obj)
         lines += ["*function*", ""]
