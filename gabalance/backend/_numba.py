@@ -310,6 +310,32 @@ def _occupy(times, usage, b, n, t, length, demand3, i, jj, capacity, j, search):
     return t, n
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _sources(key, pred_ptr, waiting, hk, hi):
+    """The decode's start: ``waiting[i]`` = predecessors of task i, and the tasks without
+    any pushed on the heap (``hk``, ``hi``) by key. Returns the heap's size."""
+    size = 0
+    for i in range(key.shape[0]):
+        waiting[i] = pred_ptr[i + 1] - pred_ptr[i]
+        if waiting[i] == 0:
+            size = _heap_push(hk, hi, size, key[i], i)
+    return size
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish):
+    """Ready time of task i on node j given its predecessors' finish times."""
+    r = release[i]
+    for e in range(pred_ptr[i], pred_ptr[i + 1]):
+        q = pred_src[e]
+        tr = 0.0
+        if x[q] != j and pred_data[e] != 0:
+            tr = pred_data[e] / (bw[x[q], j] if bw_matrix else bw[0, 0])
+        if finish[q] + tr > r:
+            r = finish[q] + tr
+    return r
+
+
 @numba.njit(cache=True, nogil=True)
 def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, group_ok,
             task_group, release, pred_ptr, pred_src, pred_data, succ_ptr, succ_dst, bw_matrix,
@@ -333,26 +359,14 @@ def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, gr
     waiting = np.empty(N, np.int64)
     hk = np.empty(N)
     hi = np.empty(N, np.int64)
-    size = 0
-    for i in range(N):
-        waiting[i] = pred_ptr[i + 1] - pred_ptr[i]
-        if waiting[i] == 0:
-            size = _heap_push(hk, hi, size, key[i], i)
+    size = _sources(key, pred_ptr, waiting, hk, hi)
     violation = 0
     while size > 0:
         i, size = _heap_pop(hk, hi, size)
         j = x[i]
         jj = j if per_node else 0
-        r = release[i]
-        for e in range(pred_ptr[i], pred_ptr[i + 1]):
-            q = pred_src[e]
-            tr = 0.0
-            if x[q] != j and pred_data[e] != 0:
-                tr = pred_data[e] / (bw[x[q], j] if bw_matrix else bw[0, 0])
-            if finish[q] + tr > r:
-                r = finish[q] + tr
         length = _runtime(has_runtime, runtime, duration, speed, i, j)
-        t = r
+        t = _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
         if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
             violation += 1
         elif length != 0:

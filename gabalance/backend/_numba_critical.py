@@ -46,7 +46,9 @@ from gabalance.backend._numba import (
     _kernel_packed,
     _occupy,
     _readonly,
+    _ready,
     _runtime,
+    _sources,
 )
 from gabalance.backend._numba_shared import _heap_pop, _heap_push
 
@@ -72,11 +74,7 @@ def _order(key, pred_ptr, succ_ptr, succ_dst, order):
     waiting = np.empty(N, np.int64)
     hk = np.empty(N)
     hi = np.empty(N, np.int64)
-    size = 0
-    for i in range(N):
-        waiting[i] = pred_ptr[i + 1] - pred_ptr[i]
-        if waiting[i] == 0:
-            size = _heap_push(hk, hi, size, key[i], i)
+    size = _sources(key, pred_ptr, waiting, hk, hi)
     n = 0
     while size > 0:
         i, size = _heap_pop(hk, hi, size)
@@ -87,20 +85,6 @@ def _order(key, pred_ptr, succ_ptr, succ_dst, order):
             waiting[s2] -= 1
             if waiting[s2] == 0:
                 size = _heap_push(hk, hi, size, key[s2], s2)
-
-
-@numba.njit(cache=True, nogil=True)
-def _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish):
-    """Ready time of task i on node j given its predecessors' finish times."""
-    r = release[i]
-    for e in range(pred_ptr[i], pred_ptr[i + 1]):
-        q = pred_src[e]
-        tr = 0.0
-        if x[q] != j and pred_data[e] != 0:
-            tr = pred_data[e] / (bw[x[q], j] if bw_matrix else bw[0, 0])
-        if finish[q] + tr > r:
-            r = finish[q] + tr
-    return r
 
 
 @numba.njit(cache=True, nogil=True)
