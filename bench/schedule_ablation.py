@@ -5,7 +5,7 @@ weighted completion), GA and PSO at equal time, several seeds.
     python bench/schedule_ablation.py --critical [--data DIR]
 
 GA variants: the defaults; the critical-path search off (``critical=0``); without the WSPT
-list schedule among the seeds (``gabalance.algorithms.ga._seed_plans`` filtered for the run);
+list schedule among the seeds (``gabalance.baselines.seed_plans`` filtered for the run);
 and without it but with HEFT, CPOP and PEFT in the first population instead of held beside it
 (``gabalance.algorithms.ga.HOLD_LIST_SCHEDULES`` emptied for the run). PSO variants: the
 defaults; the critical-path search off; the schedule keys' velocity clip at the assignment
@@ -30,7 +30,7 @@ from typing import Any
 
 import gabalance as gb
 from gabalance import examples
-from gabalance.algorithms import ga as ga_module
+from gabalance.algorithms import base as base_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import default_data, machine, save, warm_up
@@ -54,7 +54,7 @@ def run(limit: float, seeds: list[int]) -> dict[str, Any]:
     p = examples.load("ai_cluster")
     base = {m: float(gb.solve(p, method=m).fun) for m in ("least_loaded", "peft", "wspt")}
     rows = []
-    held, plans = ga_module.HOLD_LIST_SCHEDULES, ga_module._seed_plans
+    held, plans = base_module.HOLD_LIST_SCHEDULES, base_module.seed_plans
 
     def without_wspt(*args: Any, **kwargs: Any) -> Any:
         return [(n, plan) for n, plan in plans(*args, **kwargs) if n != "wspt"]
@@ -62,15 +62,15 @@ def run(limit: float, seeds: list[int]) -> dict[str, Any]:
     for label, method, params, hold, wspt in VARIANTS:
         vals = []
         for seed in seeds:
-            ga_module.HOLD_LIST_SCHEDULES = held if hold else frozenset()
-            ga_module._seed_plans = plans if wspt else without_wspt  # type: ignore[assignment]
+            base_module.HOLD_LIST_SCHEDULES = held if hold else frozenset()
+            base_module.seed_plans = plans if wspt else without_wspt  # type: ignore[assignment]
             try:
                 cls = gb.GAParams if method == "ga" else gb.PSOParams
                 res = gb.solve(p, method=method, time_limit=limit, seed=seed, backend="numba",
                                params=cls(**params))
             finally:
-                ga_module.HOLD_LIST_SCHEDULES = held
-                ga_module._seed_plans = plans
+                base_module.HOLD_LIST_SCHEDULES = held
+                base_module.seed_plans = plans
             if res.violation != 0 or not gb.validate(p, res.x, res.start).ok:
                 raise AssertionError(f"{label}, seed {seed}: the schedule is not valid")
             vals.append(float(res.fun))

@@ -56,7 +56,7 @@ def _idle(left, gpus, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def _frag(left, gpus, cpu_left, j, t_cpu, t_milli, t_num, t_p, t_ok):
+def frag_of(left, gpus, cpu_left, j, t_cpu, t_milli, t_num, t_p, t_ok):
     """FGD's expected fragment of node ``j`` (milli-GPU) over the typical tasks ``t_*``:
     a typical task that fits counts only the devices with less left than it asks; one that
     cannot fit (CPU, GPU count, model) or asks no GPU counts every idle milli-GPU."""
@@ -113,14 +113,14 @@ def _fgd_choice(left, gpus, free, j, cpu_col, demand, gpu, need, t_cpu, t_milli,
     fragmentation increase, or with ``exact`` minus the increase itself."""
     cpu_left = free[j, cpu_col] if cpu_col >= 0 else 0
     cpu = demand[cpu_col] if cpu_col >= 0 else 0
-    before = _frag(left, gpus, cpu_left, j, t_cpu, t_milli, t_num, t_p, t_ok)
+    before = frag_of(left, gpus, cpu_left, j, t_cpu, t_milli, t_num, t_p, t_ok)
     if 0 < gpu < MILLI:
         best_sc, best_mask = -math.inf, 0
         for d in range(gpus[j]):
             if left[j, d] < gpu:
                 continue
             left[j, d] -= gpu
-            after = _frag(left, gpus, cpu_left - cpu, j, t_cpu, t_milli, t_num, t_p, t_ok)
+            after = frag_of(left, gpus, cpu_left - cpu, j, t_cpu, t_milli, t_num, t_p, t_ok)
             left[j, d] += gpu
             sc = _fgd_score(before - after, exact)
             if sc > best_sc:
@@ -130,7 +130,7 @@ def _fgd_choice(left, gpus, free, j, cpu_col, demand, gpu, need, t_cpu, t_milli,
     for d in range(gpus[j]):
         if (mask >> d) & 1:
             left[j, d] -= MILLI
-    after = _frag(left, gpus, cpu_left - cpu, j, t_cpu, t_milli, t_num, t_p, t_ok)
+    after = frag_of(left, gpus, cpu_left - cpu, j, t_cpu, t_milli, t_num, t_p, t_ok)
     for d in range(gpus[j]):
         if (mask >> d) & 1:
             left[j, d] += MILLI

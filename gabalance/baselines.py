@@ -9,15 +9,17 @@ exactly the plan the baseline built. Nodes a task may not run on are never chose
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
+import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from gabalance import _placement
-from gabalance.backend._numpy import _NodeProfile
 from gabalance.problem import Problem, mode_of
+from gabalance.profile import NodeProfile
 
 __all__ = [
     "BASELINES",
@@ -26,6 +28,7 @@ __all__ = [
     "best_fit_decreasing",
     "cpop",
     "downward_rank",
+    "earliest_finish",
     "first_fit_decreasing",
     "heft",
     "least_connections",
@@ -34,7 +37,10 @@ __all__ = [
     "peft",
     "random",
     "round_robin",
+    "seed_plans",
+    "topological_order",
     "upward_rank",
+    "wspt",
 ]
 
 
@@ -46,10 +52,18 @@ class Plan(NamedTuple):
     keys: np.ndarray
 
 
-def _topological(problem: Problem) -> list[int]:
-    """Tasks in dependency order, lowest index first among the ready ones (Kahn)."""
-    import heapq
+def topological_order(problem: Problem) -> list[int]:
+    """Tasks in dependency order, lowest index first among the ready ones (Kahn 1962).
 
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    list of int
+        Every task index once, each after all its predecessors.
+    """
     if problem.n_edges == 0:
         return list(range(problem.n_tasks))
     preds = problem.predecessors
@@ -90,14 +104,14 @@ def round_robin(problem: Problem) -> Plan:
     the previous task's, on which it is allowed. Load is not considered: that is what
     distinguishes round robin from the other balancers.
     """
-    order = _topological(problem)
+    order = topological_order(problem)
     return Plan(_placement.round_robin(problem, order), _keys(order))
 
 
 def least_connections(problem: Problem) -> Plan:
     """Each task, in dependency order, to the allowed node holding the fewest tasks so far
     (ties: the lowest node index)."""
-    order = _topological(problem)
+    order = topological_order(problem)
     return Plan(_placement.least_connections(problem, order), _keys(order))
 
 
@@ -111,9 +125,9 @@ def least_loaded(problem: Problem, objective: str | None = None) -> Plan:
     given the tasks already placed.
     """
     objective = objective or problem.objective or "max_utilization"
-    order = _topological(problem)
+    order = topological_order(problem)
     if mode_of(objective) == "schedule":
-        return Plan(_earliest_finish(problem, order)[0], _keys(order))
+        return Plan(earliest_finish(problem, order)[0], _keys(order))
     return Plan(_placement.least_loaded(problem, order), _keys(order))
 
 
@@ -129,7 +143,7 @@ def _size(problem: Problem) -> np.ndarray:
 def _fit_decreasing(problem: Problem, best: bool) -> Plan:
     order = np.argsort(-_size(problem), kind="stable")
     x = (_placement.best_fit if best else _placement.first_fit)(problem, order)
-    return Plan(x, _keys(_topological(problem)))
+    return Plan(x, _keys(topological_order(problem)))
 
 
 def first_fit_decreasing(problem: Problem) -> Plan:
@@ -169,7 +183,7 @@ def _convention_iv(convention: object, who: str) -> str:
 class _Graph:
     """What the list schedulers share, computed once per call: per task its allowed nodes
     and runtimes there, successors and predecessors as (task, edge) lists, the dependency
-    order of :func:`_topological` and each task's position in it."""
+    order of :func:`topological_order` and each task's position in it."""
 
     def __init__(self, problem: Problem) -> None:
         N, M = problem.n_tasks, problem.n_nodes
@@ -190,7 +204,7 @@ class _Graph:
         for e, (p, s) in enumerate(problem.edges.tolist()):
             self.succ[p].append((s, e))
             self.pred[s].append((p, e))
-        self.topo = _topological(problem)
+        self.topo = topological_order(problem)
         self.position = [0] * N
         for k, i in enumerate(self.topo):
             self.position[i] = k
@@ -373,7 +387,7 @@ def _heft(problem: Problem, convention: str) -> _Built:
     # upward ranks never increase along an edge (in floating point too: a + b >= b for
     # a >= 0), so this sorted list is a dependency order, the one the ready list gives
     order = [int(i) for i in np.lexsort((np.array(g.position), -rank))]
-    return (order, *_earliest_finish(problem, order, graph=g))
+    return (order, *earliest_finish(problem, order, graph=g))
 
 
 def _critical_path(g: _Graph, priority: np.ndarray) -> list[int]:
@@ -468,7 +482,7 @@ def _cpop(problem: Problem, convention: str) -> _Built:
             if np.any(g.nodes[i] == node):
                 pinned[i] = node
     order = g.ready_order(priority)
-    return (order, *_earliest_finish(problem, order, graph=g, pinned=pinned))
+    return (order, *earliest_finish(problem, order, graph=g, pinned=pinned))
 
 
 def _oct(g: _Graph) -> np.ndarray:
@@ -545,7 +559,7 @@ def _peft(problem: Problem) -> _Built:
     table = _oct(g)
     rank = np.array([float(np.mean(table[i, nodes])) for i, nodes in enumerate(g.nodes)])
     order = g.ready_order(rank)
-    return (order, *_earliest_finish(problem, order, graph=g, bias=table))
+    return (order, *earliest_finish(problem, order, graph=g, bias=table))
 
 
 def wspt(problem: Problem) -> Plan:
@@ -588,14 +602,14 @@ def _wspt(problem: Problem) -> _Built:
     with np.errstate(divide="ignore"):
         ratio = np.where(fastest > 0, weight / np.where(fastest > 0, fastest, 1.0), np.inf)
     order = g.ready_order(ratio)
-    return (order, *_earliest_finish(problem, order, graph=g))
+    return (order, *earliest_finish(problem, order, graph=g))
 
 
-class _Profile(_NodeProfile):
-    """The decoder's capacity profile (``backend._numpy._NodeProfile``) with the same
+class _Profile(NodeProfile):
+    """The decoder's capacity profile (:class:`gabalance.profile.NodeProfile`) with the same
     answers, found faster: the segment by bisection, the capacity test as plain loops."""
 
-    def _segment(self, t: float) -> int:
+    def segment(self, t: float) -> int:
         return max(0, bisect.bisect_right(self.times, t) - 1)
 
     def earliest_start(self, ready: float, length: float, need: list, capacity: list) -> float:
@@ -603,7 +617,7 @@ class _Profile(_NodeProfile):
         times, usage = self.times, self.usage
         n = len(times)
         t = ready
-        s = self._segment(t)
+        s = self.segment(t)
         if len(need) == 1:
             d, c = need[0], capacity[0]
             while s < n and times[s] < t + length:
@@ -621,7 +635,7 @@ class _Profile(_NodeProfile):
         return t
 
 
-def _earliest_finish(problem: Problem, order: list[int], *, graph: _Graph | None = None,
+def earliest_finish(problem: Problem, order: list[int], *, graph: _Graph | None = None,
                      bias: np.ndarray | None = None, pinned: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Place tasks in ``order`` (a dependency order), each on its earliest-finishing node
@@ -715,3 +729,48 @@ BASELINES: dict[str, Callable[..., Plan]] = {
     "wspt": wspt,
     "random": random,
 }
+
+
+def seed_plans(problem: Problem, objective: str, budget_s: float, clock: Any = None
+               ) -> list[tuple[str, Plan]]:
+    """The baselines' plans for ``objective``, cheapest first, as long as they fit in
+    ``budget_s`` seconds: the seeds of the GA's and PSO's first population, and the
+    heuristic start of the exact models.
+
+    Parameters
+    ----------
+    problem : Problem
+    objective : str
+    budget_s : float
+        Seconds (of ``clock.elapsed()`` when a clock with that method is given, so that
+        compilation does not count; else of ``time.perf_counter``). A maker starts only
+        while the budget is not spent.
+    clock : object, optional
+
+    Returns
+    -------
+    list of (str, Plan)
+        The makers' names and plans, in the order they ran: on a schedule objective HEFT,
+        CPOP, PEFT, both in anrg-saga's convention, then (weighted completion) WSPT; then
+        least-loaded, best-fit and first-fit decreasing, round-robin, least-connections.
+    """
+    schedule = mode_of(objective) == "schedule"
+    makers: list[tuple[str, Any]] = []
+    if schedule:  # the list schedulers, each also in the convention of anrg-saga
+        makers += [("heft", heft), ("cpop", cpop), ("peft", peft),
+                   ("heft_saga", lambda p: heft(p, convention="saga")),
+                   ("cpop_saga", lambda p: cpop(p, convention="saga"))]
+        if objective == "weighted_completion":
+            makers.append(("wspt", wspt))
+    makers += [("least_loaded", lambda p: least_loaded(p, objective)),
+               ("best_fit_decreasing", best_fit_decreasing),
+               ("first_fit_decreasing", first_fit_decreasing),
+               ("round_robin", round_robin), ("least_connections", least_connections)]
+    plans = []
+    now = clock.elapsed if clock is not None else time.perf_counter
+    t0 = now()
+    for name, make in makers:
+        if now() - t0 > budget_s:
+            break
+        plans.append((name, make(problem)))
+    return plans

@@ -83,6 +83,8 @@ from typing import Any
 
 import numpy as np
 
+from gabalance._milp import Infeasible, TooLarge, heuristic_start, quiet, schedule_model
+from gabalance.exact import MILPParams
 from gabalance.problem import SCHEDULE_OBJECTIVES, Problem
 
 __all__ = ["Bound", "schedule_bound"]
@@ -594,18 +596,16 @@ def _lp_bound(problem: Problem, objective: str, time_limit: float | None) -> tup
     """The LP relaxation of the time-indexed model (nan and a reason when not solved)."""
     from scipy.optimize import milp
 
-    from gabalance import exact
-
     t0 = time.perf_counter()
-    params = exact.MILPParams()
-    fallback = exact._heuristics(problem, objective, "min", None)
+    params = MILPParams()
+    fallback = heuristic_start(problem, objective, "min", None)
     if fallback is None:
         return math.nan, "no feasible heuristic schedule to set the horizon"
     x0, _, _, start0 = fallback
     assert start0 is not None  # schedule mode: the decoder gives start times
     try:
-        m = exact._schedule_model(problem, objective, params, (x0, start0))
-    except (exact._TooLarge, exact._Infeasible) as exc:
+        m = schedule_model(problem, objective, params, (x0, start0))
+    except (TooLarge, Infeasible) as exc:
         return math.nan, str(exc)
     options: dict[str, Any] = {"presolve": True}
     if time_limit is not None:
@@ -613,7 +613,7 @@ def _lp_bound(problem: Problem, objective: str, time_limit: float | None) -> tup
         if left <= 0:
             return math.nan, "no time left for the LP"
         options["time_limit"] = left
-    with exact._quiet(True):
+    with quiet(True):
         res = milp(m["c"], integrality=np.zeros_like(m["integrality"]), bounds=m["bounds"],
                    constraints=m["constraints"], options=options)
     if res.status != 0 or res.fun is None:

@@ -370,7 +370,7 @@ def fragmentation(problem: Problem, x: Any, devices: Any, typical: Typical | Non
     total = 0.0
     for j in range(problem.n_nodes):
         cpu_left = a["free"][j, col] if col >= 0 else 0
-        total += K._frag(a["left"], a["gpus"], cpu_left, j, a["t_cpu"], a["t_milli"],
+        total += K.frag_of(a["left"], a["gpus"], cpu_left, j, a["t_cpu"], a["t_milli"],
                          a["t_num"], a["t_p"], a["t_ok"])
     return total
 

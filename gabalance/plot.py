@@ -240,8 +240,6 @@ def gantt(res: Any, problem: Problem, ax: Any = None, *, nodes: str = "auto",
     height = 2.0 + 0.35 * sum(max(1, min(n, 3)) for n in n_lanes.values())
     ax = _new_axes(ax, (9.0, min(max(height, 2.5), 30.0)))
     matplotlib = require_matplotlib()
-    from matplotlib.patches import FancyArrowPatch
-
     tasks = np.flatnonzero(shown)
     kinds = _kinds(problem.task_names)
     cmap = matplotlib.colormaps["tab10" if kinds else "tab20"]
@@ -284,34 +282,49 @@ def gantt(res: Any, problem: Problem, ax: Any = None, *, nodes: str = "auto",
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
 
     if labels and tasks.size:
-        fig = ax.figure
-        px = ax.transData.transform(np.c_[start[tasks], np.zeros(tasks.size)])[:, 0]
-        px_end = ax.transData.transform(np.c_[finish[tasks], np.zeros(tasks.size)])[:, 0]
-        dpi = fig.dpi
-        size = 7.0
-        for (y, h), i, a, b in zip(ys, tasks.tolist(), px, px_end):
-            name = problem.task_names[i]
-            lane_px = abs(ax.transData.transform((0, h))[1] - ax.transData.transform((0, 0))[1])
-            if (b - a) >= 0.62 * size * len(name) * dpi / 72 + 4 \
-                    and lane_px >= 1.1 * size * dpi / 72:
-                ax.text((start[i] + finish[i]) / 2, y, name, ha="center", va="center",
-                        fontsize=size, clip_on=True, gid="task-label")
-
+        _bar_labels(ax, problem, tasks, ys, start, finish)
     if dependencies:
-        many = problem.n_edges > 50
-        for p, s in problem.edges.tolist():
-            if not (shown[p] and shown[s]) or int(x[p]) not in row_of \
-                    or int(x[s]) not in row_of:
-                continue
-            arrow = FancyArrowPatch((finish[p], y_of(p)[0]), (start[s], y_of(s)[0]),
-                                    arrowstyle="-|>", mutation_scale=5 if many else 8,
-                                    color="0.25", linewidth=0.4 if many else 0.7,
-                                    alpha=0.35 if many else 0.8, shrinkA=0, shrinkB=0,
-                                    connectionstyle=f"arc3,rad={0 if many else 0.15}",
-                                    zorder=3)
-            arrow.set_gid("dependency")
-            ax.add_patch(arrow)
+        _dependency_arrows(ax, problem, shown, x, row_of, y_of, start, finish)
     return ax
+
+
+def _bar_labels(ax: Any, problem: Problem, tasks: np.ndarray, ys: list[tuple[float, float]],
+                start: np.ndarray, finish: np.ndarray) -> None:
+    """Task names inside the bars wide and tall enough for them (7-point text)."""
+    fig = ax.figure
+    px = ax.transData.transform(np.c_[start[tasks], np.zeros(tasks.size)])[:, 0]
+    px_end = ax.transData.transform(np.c_[finish[tasks], np.zeros(tasks.size)])[:, 0]
+    dpi = fig.dpi
+    size = 7.0
+    for (y, h), i, a, b in zip(ys, tasks.tolist(), px, px_end):
+        name = problem.task_names[i]
+        lane_px = abs(ax.transData.transform((0, h))[1] - ax.transData.transform((0, 0))[1])
+        if (b - a) >= 0.62 * size * len(name) * dpi / 72 + 4 \
+                and lane_px >= 1.1 * size * dpi / 72:
+            ax.text((start[i] + finish[i]) / 2, y, name, ha="center", va="center",
+                    fontsize=size, clip_on=True, gid="task-label")
+
+
+def _dependency_arrows(ax: Any, problem: Problem, shown: np.ndarray, x: np.ndarray,
+                       row_of: dict[int, int], y_of: Any, start: np.ndarray,
+                       finish: np.ndarray) -> None:
+    """An arrow from each shown predecessor's finish to its successor's start (gid
+    ``"dependency"``); thinner and straighter above 50 dependencies."""
+    from matplotlib.patches import FancyArrowPatch
+
+    many = problem.n_edges > 50
+    for p, s in problem.edges.tolist():
+        if not (shown[p] and shown[s]) or int(x[p]) not in row_of \
+                or int(x[s]) not in row_of:
+            continue
+        arrow = FancyArrowPatch((finish[p], y_of(p)[0]), (start[s], y_of(s)[0]),
+                                arrowstyle="-|>", mutation_scale=5 if many else 8,
+                                color="0.25", linewidth=0.4 if many else 0.7,
+                                alpha=0.35 if many else 0.8, shrinkA=0, shrinkB=0,
+                                connectionstyle=f"arc3,rad={0 if many else 0.15}",
+                                zorder=3)
+        arrow.set_gid("dependency")
+        ax.add_patch(arrow)
 
 
 # ---------------------------------------------------------------------------------------------

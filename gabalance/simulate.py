@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from gabalance.online.balancer import Balancer, _type_of_name, node_type
+from gabalance.online.balancer import Balancer, node_type, type_of_name
 from gabalance.problem import Node, Problem, Task
+from gabalance.profile import NodeProfile
 
 __all__ = [
     "POLICIES",
@@ -180,7 +181,7 @@ def trace_from_problem(problem: Problem, *, limit: int | None = None) -> Trace:
     jobs = []
     for i in order.tolist():
         name = problem.task_names[i]
-        kind = _type_of_name(name)
+        kind = type_of_name(name)
         if isinstance(kinds, list) and i < len(kinds) and kinds[i]:
             kind = str(kinds[i])
             if gpu is not None:
@@ -395,12 +396,10 @@ class _QueuePolicy(_Policy):
 
     def _finish_if_added(self, job: Job, j: int, now: float) -> float:
         """Expected finish of ``job`` appended to node j's FIFO queue (estimates only)."""
-        from gabalance.backend._numpy import _NodeProfile
-
         c = self.c
         res = list(dict.fromkeys([*c.caps[j], *job.demand]))
         cap = [c.caps[j].get(r, 0.0) for r in res]
-        prof = _NodeProfile(len(res))
+        prof = NodeProfile(len(res))
         for name, (start, exp) in self.running[j].items():
             rem = max(exp - (now - start), 0.1 * exp)
             if rem > 0:
@@ -548,7 +547,16 @@ def simulate(trace: Trace, policy: str = "ga", *, sigma: float = 0.25, seed: int
     if missing:
         raise RuntimeError(f"simulation of {trace.name!r} under {policy!r} stalled: "
                            f"{len(missing)} jobs never finished (first: {missing[0]!r})")
-    wall = time.perf_counter() - t_wall
+    return _result(trace, policy, c, pol, jobs, finish, actual, where, log,
+                   wall=time.perf_counter() - t_wall, seed=seed, sigma=sigma)
+
+
+def _result(trace: Trace, policy: str, c: _Cluster, pol: _Policy, jobs: dict[str, Job],
+            finish: dict[str, float], actual: dict[str, float], where: dict[str, int],
+            log: list[tuple[float, str, str, str]], *, wall: float, seed: int | None,
+            sigma: float) -> SimResult:
+    """The replay's figures: job completion times, makespan, utilization per resource
+    (busy resource-time over capacity-time) and the policy's re-planning latencies."""
     jct = {n: finish[n] - jobs[n].arrival for n in jobs}
     values = np.array(list(jct.values()))
     t0 = min(j.arrival for j in trace.jobs)

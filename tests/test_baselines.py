@@ -74,7 +74,7 @@ def test_earliest_finish_policies_decode_to_their_own_schedule(problem):
     their keys, must rebuild exactly that schedule (so evaluate scores what they built)."""
     for plan in (B.heft(problem), B.least_loaded(problem, "makespan")):
         order = [int(i) for i in np.argsort(plan.keys, kind="stable")]
-        x, finish = B._earliest_finish(problem, order)
+        x, finish = B.earliest_finish(problem, order)
         np.testing.assert_array_equal(x, plan.assignment)
         ev = gb.evaluate(problem, plan.assignment, plan.keys, "makespan", schedule=True)
         np.testing.assert_allclose(ev.finish[0], finish, rtol=1e-12)
@@ -89,7 +89,7 @@ def test_packers_overload_only_when_nothing_fits(name, problem):
     node had room for it at that moment."""
     plan = B.BASELINES[name](problem)
     assert problem.allowed[np.arange(problem.n_tasks), plan.assignment].all()
-    order = (B._topological(problem) if name == "least_loaded"
+    order = (B.topological_order(problem) if name == "least_loaded"
              else np.argsort(-B._size(problem), kind="stable"))
     load = np.zeros(problem.capacity.shape)
     for i in order:

@@ -52,7 +52,7 @@ GROUPINGS = ("exact", "labels", "nodes", "scan")
 
 def assert_paths_agree(problem: gb.Problem) -> None:
     """Every grouping of the nodes (and the plain scan) gives the same assignment."""
-    order = B._topological(problem)
+    order = B.topological_order(problem)
     fit_order = np.argsort(-B._size(problem), kind="stable")
     for fn, o in ((_placement.least_loaded, order), (_placement.round_robin, order),
                   (_placement.least_connections, order), (_placement.first_fit, fit_order),
@@ -369,8 +369,8 @@ def assert_same_schedule_policies(problem: gb.Problem) -> None:
                              naive.naive_least_loaded_schedule(problem))):
         np.testing.assert_array_equal(plan.assignment, np.array(x, np.int32))
         np.testing.assert_array_equal(plan.keys, np.array(keys))
-    order = B._topological(problem)
-    x, finish = B._earliest_finish(problem, order)
+    order = B.topological_order(problem)
+    x, finish = B.earliest_finish(problem, order)
     want_x, want_finish = naive.naive_earliest_finish(problem, order)
     np.testing.assert_array_equal(x, want_x)
     np.testing.assert_array_equal(finish, want_finish)

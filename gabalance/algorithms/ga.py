@@ -23,9 +23,8 @@ Use it step by step::
     ga = GA(problem, "cost", seed=0)
     ga.init()
     for _ in range(100):
-        x, keys = ga.ask()               # children, repaired and improved
-        ev = gb.evaluate(problem, x, keys, objective="cost")
-        ga.tell(x, keys, ev.objective, ev.violation)
+        x, keys = ga.ask()               # children, repaired, improved and evaluated
+        ga.tell(x, keys)                 # merged; the values ask computed are reused
     ga.best                              # (x, keys, objective, violation)
 
 or let :func:`gabalance.solve` drive it.
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from gabalance._params import DictRoundTrip
+from gabalance.algorithms.base import Searcher
 from gabalance.arrays import to_host
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import rank_order
@@ -55,7 +55,7 @@ from gabalance.operators.variation import (
     standardize_keys,
     tournament,
 )
-from gabalance.problem import Problem, mode_of
+from gabalance.problem import Problem
 
 __all__ = ["GA", "GAParams", "Searcher"]
 
@@ -179,242 +179,6 @@ class GAParams(DictRoundTrip):
                                  f"got {getattr(self, name)!r}")
 
 
-#: the list schedulers among the seeds (``_seed_plans`` names)
-LIST_SCHEDULERS = frozenset({"heft", "cpop", "peft", "heft_saga", "cpop_saga"})
-#: objectives on which the list schedulers' plans are held beside the population instead of
-#: joining it: they minimise the makespan, and on ``weighted_completion`` the best of them
-#: (PEFT on the bundled ai_cluster, 8.3% below least_loaded) takes the population over within
-#: a few generations (``bench/schedule_ablation.py``: at 20 s, without the WSPT seed, 10.8%
-#: below least_loaded with them in the population, 13.8% with them held). A held plan is
-#: still returned while nothing better is found, so the GA never ends above it.
-HOLD_LIST_SCHEDULES = frozenset({"weighted_completion"})
-
-
-def _seed_plans(problem: Problem, objective: str, budget_s: float, clock: Any = None
-                ) -> list[tuple[str, Any]]:
-    """The baselines' plans, cheapest first, as long as they fit in ``budget_s`` seconds
-    (of ``clock.elapsed()`` when a :class:`gabalance._clock.Clock` is given: compilation
-    does not count)."""
-    from gabalance import baselines as bl
-
-    schedule = mode_of(objective) == "schedule"
-    makers: list[tuple[str, Any]] = []
-    if schedule:  # the list schedulers, each also in the convention of anrg-saga
-        makers += [("heft", bl.heft), ("cpop", bl.cpop), ("peft", bl.peft),
-                   ("heft_saga", lambda p: bl.heft(p, convention="saga")),
-                   ("cpop_saga", lambda p: bl.cpop(p, convention="saga"))]
-        if objective == "weighted_completion":
-            makers.append(("wspt", bl.wspt))
-    makers += [("least_loaded", lambda p: bl.least_loaded(p, objective)),
-               ("best_fit_decreasing", bl.best_fit_decreasing),
-               ("first_fit_decreasing", bl.first_fit_decreasing),
-               ("round_robin", bl.round_robin), ("least_connections", bl.least_connections)]
-    plans = []
-    now = clock.elapsed if clock is not None else time.perf_counter
-    t0 = now()
-    for name, make in makers:
-        if now() - t0 > budget_s:
-            break
-        plans.append((name, make(problem)))
-    return plans
-
-
-class Searcher:
-    """What the GA and the particle swarm share: the first population's given members, the
-    iteration count with the restart on stagnation, and ``step``."""
-
-    problem: Problem
-    objective_name: str
-    params: Any
-    generation: int
-    seeded: list[str]
-    _asked: tuple[Any, Any, Any, Any] | None
-    _best_value: tuple[float, float]
-    _since_improved: int
-    xp: Any
-    search: Search
-    nfev: int
-    #: a gabalance._clock.Clock with the run's time limit, set by solve() (None: no limit);
-    #: the first population's seeding, LP and improvement stop when it says so
-    clock: Any = None
-    #: seconds the first population's improvement took per individual (estimates the cost
-    #: of a generation before the first one runs)
-    seconds_per_child: float = 0.0
-
-    @property
-    def chunks(self) -> int:
-        """Chunks a population is improved in under a time limit (a device wants large
-        launches)."""
-        return 8 if self.xp is np else 2
-
-    def _improve(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _improve_children(self, pop: Any, keys: Any) -> tuple[Any, Any, Any, Any]:
-        """A generation's improvement: in placement mode in chunks against the clock
-        (:meth:`_improve_within`), since one child's search can take long on large
-        instances; schedule generations are short, and one batch decodes them faster (on the
-        bundled ai_cluster, chunks ended 2 % worse at 20 s), so they run whole."""
-        if getattr(self, "schedule", False):
-            return self._improve(pop, keys)
-        return self._improve_within(pop, keys, share=1.0)
-
-    def _improve_within(self, pop: Any, keys: Any, share: float = 0.5
-                        ) -> tuple[Any, Any, Any, Any]:
-        """Improve ``pop`` in chunks while ``clock`` leaves time (until ``share`` of the time
-        limit has passed: half for the first population, all of it for a generation's
-        children); the individuals left when the time is up are only evaluated (schedule keys
-        standardized), so no step runs past the limit by more than one chunk. Without a time
-        limit, one call improves all (same seed, same result)."""
-        clock = self.clock
-        n = pop.shape[0]
-        now = time.perf_counter if clock is None else clock.elapsed  # compilation apart
-        t0 = now()
-        if clock is None or clock.limit is None or n <= 1:
-            out = self._improve(pop, keys)
-            self.seconds_per_child = (now() - t0) / max(n, 1)
-            return out
-        xp = self.xp
-        size = max(1, n // self.chunks)
-        parts: list[tuple[Any, Any, Any, Any]] = []
-        done = 0
-        while done < n and clock.elapsed() < share * clock.limit:
-            sl = slice(done, min(n, done + size))
-            parts.append(self._improve(pop[sl], None if keys is None else keys[sl]))
-            done = sl.stop
-        self.seconds_per_child = (now() - t0) / max(done, 1)
-        if done < n:
-            rest = pop[done:]
-            rk = None if keys is None else standardize_keys(xp, keys[done:])
-            obj, viol = self.search.evaluate(rest, rk)
-            self.nfev += rest.shape[0]
-            parts.append((rest, rk, xp.asarray(obj), xp.asarray(viol)))
-        cat = xp.concatenate
-        return (cat([q[0] for q in parts]),
-                None if keys is None else cat([q[1] for q in parts]),
-                cat([q[2] for q in parts]), cat([q[3] for q in parts]))
-
-    def ask(self) -> tuple[Any, Any]:
-        raise NotImplementedError  # pragma: no cover - both subclasses define it
-
-    def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
-        raise NotImplementedError  # pragma: no cover
-
-    def _key_of_best(self) -> tuple[float, float]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _restart(self) -> None:
-        raise NotImplementedError  # pragma: no cover
-
-    def _given(self, initial: Any, initial_keys: Any, seed_budget_s: float, size: int
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """(assignments (G, N) int32, keys (G, N)): the warm start, then the baselines' plans
-        (if ``params.seed_baselines``, those that fit in ``seed_budget_s``), at most
-        ``size``; the baselines used are recorded in ``seeded``."""
-        N = self.problem.n_tasks
-        rows: list[Any] = []
-        krows: list[Any] = []
-        if initial is not None:
-            init = np.atleast_2d(np.asarray(initial, np.int32))
-            rows.append(init)
-            if initial_keys is not None:
-                krows.append(np.atleast_2d(np.asarray(initial_keys, np.float64)))
-            else:
-                krows.append(np.tile(np.arange(N, dtype=np.float64), (len(init), 1)))
-        search = self.search
-        if search.incremental and self.params.seed_baselines:
-            search.cost_engine()  # solves the LP relaxation when it fits the budget
-            if search.lp is not None:
-                rows.append(search.lp.x[None].astype(np.int32))
-                krows.append(np.arange(N, dtype=np.float64)[None])
-                self.seeded.append("lp_round")
-        if self.params.seed_baselines:
-            hold = self.objective_name in HOLD_LIST_SCHEDULES
-            for name, plan in _seed_plans(self.problem, self.objective_name, seed_budget_s,
-                                          self.clock):
-                if hold and name in LIST_SCHEDULERS:
-                    self._hold(plan.assignment, plan.keys)
-                elif sum(len(r) for r in rows) < size:
-                    rows.append(plan.assignment[None].astype(np.int32))
-                    krows.append(plan.keys[None].astype(np.float64))
-                else:
-                    continue  # no room left in the first population
-                self.seeded.append(name)
-        given = np.concatenate(rows)[:size] if rows else np.zeros((0, N), np.int32)
-        given_k = np.concatenate(krows)[:size] if krows else np.zeros((0, N))
-        return given, given_k
-
-    #: the held plan: ``(x (N,) int32, keys (N,) float64, objective, violation)`` or None
-    held: tuple[np.ndarray, np.ndarray, float, float] | None = None
-    sense: str
-
-    def _hold(self, x: np.ndarray, keys: np.ndarray) -> None:
-        """Evaluate a plan kept beside the population (not in it) and keep the better of it
-        and the plan held so far; :attr:`best` returns it while nothing found is better."""
-        x = np.asarray(x, np.int32)
-        keys = np.asarray(keys, np.float64)
-        obj, viol = self.search.evaluate(self.xp.asarray(x[None]), self.xp.asarray(keys[None]))
-        self.nfev += 1
-        o, v = float(to_host(obj)[0]), float(to_host(viol)[0])
-        if self.held is None or self._key(o, v) < self._key(self.held[2], self.held[3]):
-            self.held = (x, keys, o, v)
-
-    def _key(self, objective: float, violation: float) -> tuple[float, float]:
-        """Feasibility-first comparison key (smaller is better)."""
-        if violation != 0:
-            return (violation, 0.0)
-        return (0.0, -objective if self.sense == "max" else objective)
-
-    def _pop_best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _pop_best_value(self) -> tuple[float, float]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _held_wins(self, objective: float, violation: float) -> bool:
-        h = self.held
-        return h is not None and self._key(h[2], h[3]) < self._key(objective, violation)
-
-    @property
-    def best_value(self) -> tuple[float, float]:
-        """``(objective, violation)`` of the best solution: two scalars from the device."""
-        o, v = self._pop_best_value()
-        if self._held_wins(o, v):
-            assert self.held is not None
-            return self.held[2], self.held[3]
-        return o, v
-
-    @property
-    def best(self) -> tuple[np.ndarray, np.ndarray | None, float, float]:
-        """``(x, keys, objective, violation)`` of the best solution (host arrays): the
-        population's (the swarm's) best, or the held plan while it is better."""
-        x, k, o, v = self._pop_best()
-        if self._held_wins(o, v):
-            assert self.held is not None
-            hx, hk, ho, hv = self.held
-            return hx.copy(), hk.copy(), ho, hv
-        return x, k, o, v
-
-    def _told(self) -> None:
-        """Count an iteration; restart after ``params.stagnation`` without a better best."""
-        self.generation += 1
-        self._asked = None
-        best = self._key_of_best()
-        if best < self._best_value:
-            self._best_value = best
-            self._since_improved = 0
-        else:
-            self._since_improved += 1
-        s = self.params.stagnation
-        if s and self._since_improved >= s:
-            self._restart()
-
-    def step(self) -> None:
-        """One iteration: :meth:`ask` (which also evaluates), then :meth:`tell`."""
-        x, keys = self.ask()
-        assert self._asked is not None
-        _, _, obj, viol = self._asked
-        self.tell(x, keys, obj, viol)
 
 
 class GA(Searcher):
@@ -530,11 +294,10 @@ class GA(Searcher):
         self._select(self.pop, self.keys, self.objective, self.violation)
         self._best_value = self._key_of_best()
 
-    def ask(self) -> tuple[Any, Any]:
-        """Children of the current population, repaired and improved.
-
-        Returns ``(x, keys)``: (C, N) int32 and, in schedule mode, (C, N) float64 ranks
-        (None in placement mode)."""
+    def _propose(self) -> tuple[Any, Any, Any, Any]:
+        """Children of the current population, repaired, improved and evaluated:
+        ``(x (C, N) int32, keys (C, N) float64 ranks or None, objective (C,), violation
+        (C,))``."""
         xp, p, rng, C = self.xp, self.params, self.drng, self.children()
         rank = self._rank()
         parents = tournament(xp, rng, rank, 2 * C, p.tournament)
@@ -556,8 +319,7 @@ class GA(Searcher):
             child = xp.concatenate([child, xp.asarray(cx)[None]])
             obj = xp.concatenate([xp.asarray(obj), xp.asarray(co)])
             viol = xp.concatenate([xp.asarray(viol), xp.asarray(cv)])
-        self._asked = (child, keys, obj, viol)
-        return child, keys
+        return child, keys, obj, viol
 
     #: under a time limit (placement mode, ``params.offspring`` None), the share of the limit
     #: that one generation's children may take
@@ -637,7 +399,7 @@ class GA(Searcher):
         self._barren = not solved and not better
         return x, obj, viol
 
-    def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
+    def _accept(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
         """Merge evaluated children into the population (elitist, without duplicates)."""
         xp = self.xp
         if self.schedule:
@@ -647,7 +409,6 @@ class GA(Searcher):
         obj = xp.concatenate([self.objective, xp.asarray(objective, dtype=xp.float64)])
         viol = xp.concatenate([self.violation, xp.asarray(violation, dtype=xp.float64)])
         self._select(pop, allk, obj, viol)
-        self._told()
 
     # ------------------------------------------------------------------ internals
     def _select(self, pop: Any, keys: Any, obj: Any, viol: Any) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from gabalance._params import DictRoundTrip
-from gabalance.algorithms.ga import Searcher
+from gabalance.algorithms.base import Searcher
 from gabalance.arrays import to_host
 from gabalance.backend import resolve_backend
 from gabalance.evaluate import rank_order
@@ -312,9 +312,10 @@ class PSO(Searcher):
         self.vel_k: Any = xp.zeros((S, N)) if self.schedule else None
         self._best_value = self._key_of_best()
 
-    def ask(self) -> tuple[Any, Any]:
-        """The swarm's next positions, repaired and improved: (S, N) int32 assignments and,
-        in schedule mode, (S, N) float64 key ranks."""
+    def _propose(self) -> tuple[Any, Any, Any, Any]:
+        """The swarm's next positions, repaired, improved and evaluated: (S, N) int32
+        assignments, in schedule mode (S, N) float64 key ranks (else None), objective (S,)
+        and violation (S,)."""
         xp, p, rng = self.xp, self.params, self.drng
         S, N = self.pop.shape
         nb = self._neighbour_best()
@@ -338,10 +339,9 @@ class PSO(Searcher):
             u, self.vel_k = self._velocity(u, self.vel_k, pb, pb[nb], p.key_velocity)
             keys = u
         x, keys, obj, viol = self._improve_children(x, keys)
-        self._asked = (x, keys, obj, viol)
-        return x, keys
+        return x, keys, obj, viol
 
-    def tell(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
+    def _accept(self, x: Any, keys: Any, objective: Any, violation: Any) -> None:
         """Move the particles to ``x`` (and ``keys``) and update the personal bests."""
         xp = self.xp
         self.pop = xp.asarray(x, dtype=xp.int32)
@@ -358,7 +358,6 @@ class PSO(Searcher):
         self.best_violation = xp.where(up, self.violation, self.best_violation)
         if self.schedule:
             self.best_keys = xp.where(up[:, None], self.keys, self.best_keys)
-        self._told()
 
     # ------------------------------------------------------------------ internals
     def _best_index(self) -> int:

@@ -11,16 +11,16 @@ import numpy as np
 
 from gabalance.backend import Packed, score_matrix, transposed
 from gabalance.backend._numba_devices import devices  # noqa: F401  (the backend's entry)
-from gabalance.backend._numba_shared import _heap_pop, _heap_push, _move, _util
+from gabalance.backend._numba_shared import (
+    dynamic_chunks,
+    heap_pop,
+    heap_push,
+    move_task,
+    node_util,
+)
 
 
-def _dynamic_chunks(P: int):
-    """Hand individuals to threads in small chunks on demand (numba's default splits the loop
-    evenly up front, so one thread on a core another process is using stalls the call)."""
-    return numba.parallel_chunksize(max(1, min(32, P // (4 * numba.get_num_threads()))))
-
-
-def _readonly(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
+def as_readonly(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
     """``a`` as a C-contiguous, read-only ``dtype`` array (``a`` itself, or a view of it, when
     it already is C-contiguous ``dtype``): numba compiles a kernel once per argument type,
     and dtype, layout and writability are all part of the type."""
@@ -31,19 +31,19 @@ def _readonly(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
     return a
 
 
-def _writable(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
+def as_writable(a: np.ndarray, dtype: type | np.dtype) -> np.ndarray:
     """``a`` as a C-contiguous, writable ``dtype`` array (``a`` itself when it is one)."""
     a = np.ascontiguousarray(a, dtype)
     return a if a.flags.writeable else a.copy()
 
 
-def _kernel_packed(pk: Packed) -> Packed:
+def kernel_packed(pk: Packed) -> Packed:
     """``pk`` as the kernels take it: every array C-contiguous and read-only with one dtype
     per role, the flags Python ``bool`` and ``elig_mode`` an ``int`` (checked once per object,
     cached on it). :func:`~gabalance.backend.pack` already makes them so; this also covers
     objects made with ``dataclasses.replace`` (the reversed problem, tests), so each kernel
     compiles once per data variant."""
-    ready = pk.__dict__.get("_kernel_packed")
+    ready = pk.__dict__.get("kernel_packed")
     if ready is not None:
         return ready
     data = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
@@ -57,7 +57,7 @@ def _kernel_packed(pk: Packed) -> Packed:
     changes: dict[str, object] = {}
     for name, dtype in dtypes.items():
         a = getattr(pk, name)
-        b = _readonly(a, dtype)
+        b = as_readonly(a, dtype)
         if b is not a:
             changes[name] = b
     for name, kind in (("has_runtime", bool), ("has_cost", bool), ("bw_matrix", bool),
@@ -71,20 +71,20 @@ def _kernel_packed(pk: Packed) -> Packed:
         ready = dataclasses.replace(pk, **changes)  # type: ignore[arg-type]
     else:
         ready = pk
-    pk.__dict__["_kernel_packed"] = ready
-    ready.__dict__["_kernel_packed"] = ready
+    pk.__dict__["kernel_packed"] = ready
+    ready.__dict__["kernel_packed"] = ready
     return ready
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _runtime(has_runtime, runtime, duration, speed, i, j):
+def runtime_of(has_runtime, runtime, duration, speed, i, j):
     if has_runtime:
         return runtime[i, j]
     return duration[i] / speed[j]
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+def may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
     if not group_ok[task_group[i], j]:
         return False
     if has_runtime and not np.isfinite(runtime[i, j]):
@@ -144,7 +144,7 @@ def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runt
                     bad += 1
         elif elig_mode == 2:
             for i in range(N):
-                if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group,
+                if not may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group,
                                 i, x[i]):
                     bad += 1
         viol = 0.0
@@ -163,7 +163,7 @@ def _placement_kernel(pop, capacity, demand2, demand3, per_node, scale, has_runt
             else:
                 acc = 0.0
                 for i in range(N):
-                    acc += _runtime(has_runtime, runtime, duration, speed, i, x[i])
+                    acc += runtime_of(has_runtime, runtime, duration, speed, i, x[i])
                 out_obj[p] = acc
         elif code == 2:
             used = np.zeros(M, np.bool_)
@@ -227,17 +227,17 @@ def _placement_data(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return got
     cap, d3, cost = pk.capacity, pk.demand3, pk.cost
     if not pk.has_cost:
-        cost = _readonly(np.zeros((1, 1), cap.dtype), cap.dtype)
+        cost = as_readonly(np.zeros((1, 1), cap.dtype), cap.dtype)
     elif cost.dtype != cap.dtype:
         if cost.dtype.kind in "iu":
             bound = float(np.abs(cost.astype(np.float64)).max(axis=1, initial=0).sum())
             if bound < _EXACT:
-                cost = _readonly(cost, np.float64)
+                cost = as_readonly(cost, np.float64)
         elif cap.dtype.kind in "iu":
             loads = np.abs(d3.astype(np.float64)).max(axis=1).sum(axis=0)
             bound = float(loads.max(initial=0)) + float(np.abs(cap).max(initial=0))
             if bound < _EXACT:
-                cap, d3 = _readonly(cap, np.float64), _readonly(d3, np.float64)
+                cap, d3 = as_readonly(cap, np.float64), as_readonly(d3, np.float64)
     got = (cap, d3, cost)
     pk.__dict__["_placement_data"] = got
     return got
@@ -246,15 +246,15 @@ def _placement_data(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
     """Placement objective and violation of every individual; ``pop`` is (P, N) int32
     (other integer dtypes and layouts are converted, so the kernel keeps one signature)."""
-    pk = _kernel_packed(pk)
+    pk = kernel_packed(pk)
     capacity, demand3, cost = _placement_data(pk)
-    pop = _readonly(pop, np.int32)
+    pop = as_readonly(pop, np.int32)
     P = pop.shape[0]
     obj = np.empty(P)
     viol = np.empty(P)
     N, Md, K = demand3.shape
     demand2 = demand3.reshape(N, Md * K)
-    with _dynamic_chunks(P):
+    with dynamic_chunks(P):
         _placement_kernel(pop, capacity, demand2, demand3, Md > 1, pk.scale, pk.has_runtime,
                           pk.runtime, pk.duration, pk.speed, pk.has_cost, cost, pk.elig_mode,
                           pk.allowed, pk.group_ok, pk.task_group, int(code), obj, viol)
@@ -288,7 +288,7 @@ def _split(times, usage, base, n, t):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _occupy(times, usage, b, n, t, length, demand3, i, jj, capacity, j, search):
+def occupy_at(times, usage, b, n, t, length, demand3, i, jj, capacity, j, search):
     """Task i (runtime ``length`` > 0) on node j, whose step profile starts at ``b`` with
     ``n`` breakpoints: with ``search``, its earliest start at or after ``t`` with room in
     every resource for the whole run (candidates: ``t`` and the profile's breakpoints), else
@@ -311,19 +311,19 @@ def _occupy(times, usage, b, n, t, length, demand3, i, jj, capacity, j, search):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _sources(key, pred_ptr, waiting, hk, hi):
+def push_sources(key, pred_ptr, waiting, hk, hi):
     """The decode's start: ``waiting[i]`` = predecessors of task i, and the tasks without
     any pushed on the heap (``hk``, ``hi``) by key. Returns the heap's size."""
     size = 0
     for i in range(key.shape[0]):
         waiting[i] = pred_ptr[i + 1] - pred_ptr[i]
         if waiting[i] == 0:
-            size = _heap_push(hk, hi, size, key[i], i)
+            size = heap_push(hk, hi, size, key[i], i)
     return size
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish):
+def ready_time(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish):
     """Ready time of task i on node j given its predecessors' finish times."""
     r = release[i]
     for e in range(pred_ptr[i], pred_ptr[i + 1]):
@@ -359,18 +359,18 @@ def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, gr
     waiting = np.empty(N, np.int64)
     hk = np.empty(N)
     hi = np.empty(N, np.int64)
-    size = _sources(key, pred_ptr, waiting, hk, hi)
+    size = push_sources(key, pred_ptr, waiting, hk, hi)
     violation = 0
     while size > 0:
-        i, size = _heap_pop(hk, hi, size)
+        i, size = heap_pop(hk, hi, size)
         j = x[i]
         jj = j if per_node else 0
-        length = _runtime(has_runtime, runtime, duration, speed, i, j)
-        t = _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
-        if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
+        length = runtime_of(has_runtime, runtime, duration, speed, i, j)
+        t = ready_time(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
+        if not may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j):
             violation += 1
         elif length != 0:
-            t, nbreak[j] = _occupy(times, usage, base[j], nbreak[j], t, length, demand3, i, jj,
+            t, nbreak[j] = occupy_at(times, usage, base[j], nbreak[j], t, length, demand3, i, jj,
                                    capacity, j, True)
         start[i] = t
         finish[i] = t + length
@@ -378,7 +378,7 @@ def _decode(x, key, capacity, demand3, has_runtime, runtime, duration, speed, gr
             s2 = succ_dst[e]
             waiting[s2] -= 1
             if waiting[s2] == 0:
-                size = _heap_push(hk, hi, size, key[s2], s2)
+                size = heap_push(hk, hi, size, key[s2], s2)
     return violation
 
 
@@ -417,9 +417,9 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
     """Decode every individual; start/finish (len(rows), N) for the individuals in ``rows``.
     ``pop`` (P, N) is taken as int32 and ``keys`` (P, N) as float64 (converted when they are
     not, so the kernel keeps one signature; the decoder compares keys as float64 anyway)."""
-    pk = _kernel_packed(pk)
-    pop = _readonly(pop, np.int32)
-    keys = _readonly(keys, np.float64)
+    pk = kernel_packed(pk)
+    pop = as_readonly(pop, np.int32)
+    keys = as_readonly(keys, np.float64)
     P, N = pop.shape
     obj = np.empty(P)
     viol = np.empty(P)
@@ -427,7 +427,7 @@ def schedule(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, rows: np.
     row_of[rows] = np.arange(len(rows))
     start = np.zeros((len(rows), N))
     finish = np.zeros((len(rows), N))
-    with _dynamic_chunks(P):
+    with dynamic_chunks(P):
         _schedule_kernel(pop, keys, pk.capacity, pk.demand3, pk.has_runtime, pk.runtime,
                          pk.duration, pk.speed, pk.group_ok, pk.task_group, pk.weight,
                          pk.release, pk.pred_ptr, pk.pred_src, pk.pred_data, pk.succ_ptr,
@@ -447,7 +447,7 @@ def _ok(elig_mode, allowed, capacity, demand3, has_runtime, runtime, group_ok, t
         return True
     if elig_mode == 1:
         return allowed[i, j]
-    return _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j)
+    return may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group, i, j)
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
@@ -534,11 +534,11 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
             if code == 0:
                 sc = _score(has_score, score, duration, speed, sign, i, j)
             else:
-                sc = _util(load, capacity, demand3, j, i, 1)
+                sc = node_util(load, capacity, demand3, j, i, 1)
             if ov < b_over or (ov == b_over and sc < b_sc):
                 best, b_over, b_sc = j, ov, sc
         if best >= 0:
-            _move(load, demand3, x, i, best)
+            move_task(load, demand3, x, i, best)
     if weight > 0:
         _penalized(x, order, load, capacity, demand3, scale, duration, speed, has_score, score,
                    elig_mode, allowed, has_runtime, runtime, group_ok, task_group, sign, weight,
@@ -563,11 +563,11 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
                 if code == 0:
                     sc = _score(has_score, score, duration, speed, sign, i, j)
                 else:
-                    sc = _util(load, capacity, demand3, j, i, 1)
+                    sc = node_util(load, capacity, demand3, j, i, 1)
                 if sc < b_sc:
                     best, b_sc = j, sc
             if best >= 0:
-                _move(load, demand3, x, i, best)
+                move_task(load, demand3, x, i, best)
                 moved = True
         if not moved:
             break
@@ -589,7 +589,7 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
             if d < b_d:
                 best, b_d = j, d
         if best >= 0:
-            _move(load, demand3, x, i, best)
+            move_task(load, demand3, x, i, best)
     # 3. local improvement that never adds overload
     if code == 0:
         for _it in range(passes):
@@ -607,7 +607,7 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
                     if sc < b_sc and _fits(load, capacity, demand3, i, j):
                         best, b_sc = j, sc
                 if best >= 0:
-                    _move(load, demand3, x, i, best)
+                    move_task(load, demand3, x, i, best)
                     improved = True
             if _swaps(x, order, load, capacity, demand3, demand_t, duration, speed, has_score,
                       score, score_t, elig_mode, allowed, has_runtime, runtime, group_ok,
@@ -621,9 +621,9 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
     elif code == 1:
         for _it in range(passes * N):
             top = 0
-            u_top = _util(load, capacity, demand3, 0, 0, 0)
+            u_top = node_util(load, capacity, demand3, 0, 0, 0)
             for j in range(1, M):
-                u = _util(load, capacity, demand3, j, 0, 0)
+                u = node_util(load, capacity, demand3, j, 0, 0)
                 if u > u_top:
                     top, u_top = j, u
             found = False
@@ -631,18 +631,18 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
                 i = order[t]
                 if x[i] != top:
                     continue
-                u_src = _util(load, capacity, demand3, top, i, -1)
+                u_src = node_util(load, capacity, demand3, top, i, -1)
                 best = -1
                 b_u = u_top
                 for j in range(M):
                     if j == top or not _ok(elig_mode, allowed, capacity, demand3, has_runtime,
                                            runtime, group_ok, task_group, i, j):
                         continue
-                    u = _util(load, capacity, demand3, j, i, 1)
+                    u = node_util(load, capacity, demand3, j, i, 1)
                     if u < b_u and u_src < u_top and _fits(load, capacity, demand3, i, j):
                         best, b_u = j, u
                 if best >= 0:
-                    _move(load, demand3, x, i, best)
+                    move_task(load, demand3, x, i, best)
                     found = True
                     break
             if not found:
@@ -674,7 +674,7 @@ def _improve_one(x, order, capacity, demand3, demand_t, scale, has_runtime, runt
                     if dest < 0:
                         ok = False
                         break
-                    _move(load, demand3, x, i, dest)
+                    move_task(load, demand3, x, i, dest)
                 if ok:
                     for i in range(N):
                         if saved[i] == src:
@@ -740,8 +740,8 @@ def _swaps(x, order, load, capacity, demand3, demand_t, duration, speed, has_sco
                     best, b_d = b, d
         if best >= 0:
             jb = x[best]
-            _move(load, demand3, x, a, jb)
-            _move(load, demand3, x, best, ja)
+            move_task(load, demand3, x, a, jb)
+            move_task(load, demand3, x, best, ja)
             cur[a] = _score(has_score, score, duration, speed, sign, a, jb)
             cur[best] = _score(has_score, score, duration, speed, sign, best, ja)
             swapped = True
@@ -777,7 +777,7 @@ def _penalized(x, order, load, capacity, demand3, scale, duration, speed, has_sc
                 if d < b_d:
                     best, b_d = j, d
             if best >= 0:
-                _move(load, demand3, x, i, best)
+                move_task(load, demand3, x, i, best)
                 improved = True
         for t in range(N):  # swaps, partners by index
             a = order[t]
@@ -804,8 +804,8 @@ def _penalized(x, order, load, capacity, demand3, scale, duration, speed, has_sc
                     best, b_d = b, d
             if best >= 0:
                 jb = x[best]
-                _move(load, demand3, x, a, jb)
-                _move(load, demand3, x, best, ja)
+                move_task(load, demand3, x, a, jb)
+                move_task(load, demand3, x, best, ja)
                 improved = True
         if not improved:
             break
@@ -895,8 +895,8 @@ def _chains(x, order, load, capacity, demand3, has_runtime, runtime, duration, s
         if best >= 0:
             j = x[best]
             dest = alt_node[best]
-            _move(load, demand3, x, best, dest)
-            _move(load, demand3, x, a, j)
+            move_task(load, demand3, x, best, dest)
+            move_task(load, demand3, x, a, j)
             applied = True
             # update the alternatives for the loads that changed (src lost a, j swapped a for
             # b, dest gained b); this gives what a full _alternatives pass would give
@@ -977,7 +977,7 @@ def _improve_imbalance(x, order, load, capacity, demand3, elig_mode, allowed, ha
                 if var < b_var:
                     best, b_var = j, var
             if best >= 0:
-                _move(load, demand3, x, i, best)
+                move_task(load, demand3, x, i, best)
                 improved = True
         if not improved:
             break
@@ -1003,12 +1003,12 @@ def improve_placement(pk: Packed, pop: np.ndarray, orders: np.ndarray, code: int
     (P,) float64, cost objective only: before repair, individual p descends on
     score + weights[p] * scaled overload (0 skips that phase).
     """
-    pk = _kernel_packed(pk)
-    work = _writable(pop, np.int32)  # pop itself when it is C-contiguous int32
-    orders = _readonly(orders, np.int64)
-    weights = _readonly(np.zeros(pop.shape[0]) if weights is None else weights, np.float64)
+    pk = kernel_packed(pk)
+    work = as_writable(pop, np.int32)  # pop itself when it is C-contiguous int32
+    orders = as_readonly(orders, np.int64)
+    weights = as_readonly(np.zeros(pop.shape[0]) if weights is None else weights, np.float64)
     sign = float(sign)
-    with _dynamic_chunks(work.shape[0]):
+    with dynamic_chunks(work.shape[0]):
         score = score_matrix(pk, sign)
         _improve_kernel(work, orders, pk.capacity, pk.demand3, transposed(pk, "demand3"),
                         pk.scale, pk.has_runtime, pk.runtime, pk.duration, pk.speed,

@@ -38,7 +38,15 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from gabalance.backend._numba_shared import _heap_pop, _heap_push, _link, _move, _unlink, _util
+from gabalance.backend._numba_shared import (
+    dynamic_chunks,
+    heap_pop,
+    heap_push,
+    link_task,
+    move_task,
+    node_util,
+    unlink_task,
+)
 
 __all__ = ["REFRESH", "UtilRecord", "search_utilization"]
 
@@ -168,11 +176,11 @@ def _candidate(rec, low, i, c):
 def _relink(rec, x, load, util, head, nxt, prv, i, j):
     """Move task i to node j, with the loads, the task lists and the utilizations."""
     src = x[i]
-    _move(load, rec.demand3, x, i, j)
-    _unlink(head, nxt, prv, src, i)
-    _link(head, nxt, prv, j, i)
-    util[src] = _util(load, rec.capacity, rec.demand3, src, 0, 0)
-    util[j] = _util(load, rec.capacity, rec.demand3, j, 0, 0)
+    move_task(load, rec.demand3, x, i, j)
+    unlink_task(head, nxt, prv, src, i)
+    link_task(head, nxt, prv, j, i)
+    util[src] = node_util(load, rec.capacity, rec.demand3, src, 0, 0)
+    util[j] = node_util(load, rec.capacity, rec.demand3, j, 0, 0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -216,7 +224,7 @@ def _chain(rec, x, load, util, head, nxt, low, top):
                         if kk < 0 or kk == top or kk == j or not _ok(rec, b, kk) \
                                 or not _fits(rec, load, kk, b):
                             continue
-                        u_k = _util(load, rec.capacity, rec.demand3, kk, b, 1)
+                        u_k = node_util(load, rec.capacity, rec.demand3, kk, b, 1)
                         worst = u_j if u_j > u_k else u_k
                         if worst < b_u:
                             best_a, best_j, best_b, best_k, b_u = a, j, b, kk, worst
@@ -248,7 +256,7 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
         head[j] = i
     util = np.empty(M)
     for j in range(M):
-        util[j] = _util(load, rec.capacity, rec.demand3, j, 0, 0)
+        util[j] = node_util(load, rec.capacity, rec.demand3, j, 0, 0)
     moves = 0
 
     # 1. eligibility
@@ -264,7 +272,7 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
             if j < 0 or not _ok(rec, i, j):
                 continue
             ov = _over_with(rec, load, j, i, 1) - _over_with(rec, load, j, i, 0)
-            u = _util(load, rec.capacity, rec.demand3, j, i, 1)
+            u = node_util(load, rec.capacity, rec.demand3, j, i, 1)
             if ov < b_ov or (ov == b_ov and u < b_u):
                 best, b_ov, b_u = j, ov, u
         if best >= 0:
@@ -287,7 +295,7 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
                 j = _candidate(rec, low, i, c)
                 if j < 0 or j == src or not _ok(rec, i, j) or not _fits(rec, load, j, i):
                     continue
-                u = _util(load, rec.capacity, rec.demand3, j, i, 1)
+                u = node_util(load, rec.capacity, rec.demand3, j, i, 1)
                 if u < b_u:
                     best, b_u = j, u
             if best >= 0:
@@ -323,11 +331,11 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
     since = 0
     size = 0
     for j in range(M):
-        size = _heap_push(hk, hi, size, -util[j], j)
+        size = heap_push(hk, hi, size, -util[j], j)
     done = 0
     while done < budget and size > 0:
         key = hk[0]
-        top, size = _heap_pop(hk, hi, size)
+        top, size = heap_pop(hk, hi, size)
         if key != -util[top]:
             continue  # stale
         u_top = util[top]
@@ -338,7 +346,7 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
                 j = _candidate(rec, low, i, c)
                 if j < 0 or j == top or not _ok(rec, i, j) or not _fits(rec, load, j, i):
                     continue
-                u = _util(load, rec.capacity, rec.demand3, j, i, 1)
+                u = node_util(load, rec.capacity, rec.demand3, j, i, 1)
                 if u < b_u:
                     best_i, best_j, b_u = i, j, u
             i = nxt[i]
@@ -349,17 +357,17 @@ def _balance_one(rec, x, order, passes, budget, low, hk, hi):
                 break  # the busiest node keeps its tasks: a local optimum of the maximum
             _relink(rec, x, load, util, head, nxt, prv, best_b, best_k)
             moves += 1
-            size = _heap_push(hk, hi, size, -util[best_k], best_k)
+            size = heap_push(hk, hi, size, -util[best_k], best_k)
         _relink(rec, x, load, util, head, nxt, prv, best_i, best_j)
         moves += 1
         done += 1
         if size + 3 > hk.shape[0]:  # rebuild the heap from the current utilizations
             size = 0
             for j in range(M):
-                size = _heap_push(hk, hi, size, -util[j], j)
+                size = heap_push(hk, hi, size, -util[j], j)
         else:
-            size = _heap_push(hk, hi, size, -util[top], top)
-            size = _heap_push(hk, hi, size, -util[best_j], best_j)
+            size = heap_push(hk, hi, size, -util[top], top)
+            size = heap_push(hk, hi, size, -util[best_j], best_j)
         since = _tick(rec, util, low, since)
     return moves
 
@@ -384,12 +392,10 @@ def search_utilization(rec: UtilRecord, pop: np.ndarray, orders: np.ndarray, pas
     repair sweeps; ``budget``: bottleneck moves at most; ``low``: H, the least utilized
     nodes per label class added to every task's candidates.
     """
-    from gabalance.backend._numba import _dynamic_chunks
-
     if pop.dtype != np.int32 or not pop.flags.c_contiguous or not pop.flags.writeable:
         raise ValueError("search_utilization: pop must be a writable C-ordered int32 array")
     moves = np.zeros(pop.shape[0], np.int64)
     orders = np.ascontiguousarray(orders, np.int64)
-    with _dynamic_chunks(pop.shape[0]):
+    with dynamic_chunks(pop.shape[0]):
         _balance_kernel(rec, pop, orders, int(passes), int(budget), int(low), moves)
     return moves

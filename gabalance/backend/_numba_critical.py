@@ -41,16 +41,15 @@ import numpy as np
 
 from gabalance.backend import Packed
 from gabalance.backend._numba import (
-    _allowed,
-    _dynamic_chunks,
-    _kernel_packed,
-    _occupy,
-    _readonly,
-    _ready,
-    _runtime,
-    _sources,
+    as_readonly,
+    kernel_packed,
+    may_run,
+    occupy_at,
+    push_sources,
+    ready_time,
+    runtime_of,
 )
-from gabalance.backend._numba_shared import _heap_pop, _heap_push
+from gabalance.backend._numba_shared import dynamic_chunks, heap_pop, heap_push
 
 __all__ = ["critical_search", "decode_order", "heads"]
 
@@ -74,17 +73,17 @@ def _order(key, pred_ptr, succ_ptr, succ_dst, order):
     waiting = np.empty(N, np.int64)
     hk = np.empty(N)
     hi = np.empty(N, np.int64)
-    size = _sources(key, pred_ptr, waiting, hk, hi)
+    size = push_sources(key, pred_ptr, waiting, hk, hi)
     n = 0
     while size > 0:
-        i, size = _heap_pop(hk, hi, size)
+        i, size = heap_pop(hk, hi, size)
         order[n] = i
         n += 1
         for e in range(succ_ptr[i], succ_ptr[i + 1]):
             s2 = succ_dst[e]
             waiting[s2] -= 1
             if waiting[s2] == 0:
-                size = _heap_push(hk, hi, size, key[s2], s2)
+                size = heap_push(hk, hi, size, key[s2], s2)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -113,23 +112,23 @@ def _place(x, order, first, capacity, demand3, has_runtime, runtime, duration, s
         i = order[n]
         j = x[i]
         jj = j if per_node else 0
-        length = _runtime(has_runtime, runtime, duration, speed, i, j)
+        length = runtime_of(has_runtime, runtime, duration, speed, i, j)
         if n < first:
             t = start[i]
-            if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group,
+            if not may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group,
                             i, j):
                 violation += 1
                 continue
         else:
-            t = _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
-            if not _allowed(capacity, demand3, has_runtime, runtime, group_ok, task_group,
+            t = ready_time(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
+            if not may_run(capacity, demand3, has_runtime, runtime, group_ok, task_group,
                             i, j):
                 violation += 1
                 start[i] = t
                 finish[i] = t + length
                 continue
         if length != 0:
-            t, nbreak[j] = _occupy(times, usage, base[j], nbreak[j], t, length, demand3, i, jj,
+            t, nbreak[j] = occupy_at(times, usage, base[j], nbreak[j], t, length, demand3, i, jj,
                                    capacity, j, n >= first)
         start[i] = t
         finish[i] = t + length
@@ -215,7 +214,7 @@ def _chain(x, e, start, finish, release, pred_ptr, pred_src, pred_data, bw_matri
         chain[n] = i
         waited[n] = -1
         j = x[i]
-        r = _ready(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
+        r = ready_time(x, i, j, release, pred_ptr, pred_src, pred_data, bw_matrix, bw, finish)
         nxt = -1
         if start[i] > r:  # waited for capacity: the task on j that finished last by then
             best = -1.0
@@ -351,9 +350,9 @@ def _search_one(x, key, code, budget, width, state, head, rank_nodes, capacity, 
                     break
                 if j == x[i]:
                     continue
-                est[n_est] = _ready(x, i, j, release, pred_ptr, pred_src, pred_data,
+                est[n_est] = ready_time(x, i, j, release, pred_ptr, pred_src, pred_data,
                                     bw_matrix, bw, finish) + \
-                    _runtime(has_runtime, runtime, duration, speed, i, j)
+                    runtime_of(has_runtime, runtime, duration, speed, i, j)
                 cand[n_est] = j
                 n_est += 1
             old = x[i]
@@ -424,7 +423,7 @@ def heads(pk: Packed) -> np.ndarray:
 
 def decode_order(pk: Packed, key: np.ndarray) -> np.ndarray:
     """The serial decode order of one key vector (N,) → (N,) int64 task indices."""
-    pk = _kernel_packed(pk)
+    pk = kernel_packed(pk)
     order = np.empty(key.shape[0], np.int64)
     _order(np.ascontiguousarray(key, np.float64), pk.pred_ptr, pk.succ_ptr, pk.succ_dst, order)
     return order
@@ -459,7 +458,7 @@ def critical_search(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, bu
     objective, violation : (P,) float64
     used : (P,) int64, decodes spent per individual
     """
-    pk = _kernel_packed(pk)
+    pk = kernel_packed(pk)
     if pop.dtype != np.int32 or not pop.flags.c_contiguous or not pop.flags.writeable:
         raise ValueError("critical_search: pop must be a writable C-contiguous int32 array")
     if keys.dtype != np.float64 or not keys.flags.c_contiguous or not keys.flags.writeable:
@@ -468,9 +467,9 @@ def critical_search(pk: Packed, pop: np.ndarray, keys: np.ndarray, code: int, bu
     obj = np.empty(P)
     viol = np.empty(P)
     used = np.empty(P, np.int64)
-    with _dynamic_chunks(P):
-        _kernel(pop, keys, int(code), int(budget), int(width), _readonly(seeds, np.uint64),
-                _readonly(head, np.float64), _readonly(rank_nodes, np.int64), pk.capacity,
+    with dynamic_chunks(P):
+        _kernel(pop, keys, int(code), int(budget), int(width), as_readonly(seeds, np.uint64),
+                as_readonly(head, np.float64), as_readonly(rank_nodes, np.int64), pk.capacity,
                 pk.demand3, pk.has_runtime, pk.runtime, pk.duration, pk.speed, pk.group_ok,
                 pk.task_group, pk.weight, pk.release, pk.pred_ptr, pk.pred_src, pk.pred_data,
                 pk.succ_ptr, pk.succ_dst, pk.bw_matrix, pk.bw, obj, viol, used)

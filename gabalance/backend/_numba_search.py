@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from gabalance.backend._numba_shared import _link, _move, _unlink
+from gabalance.backend._numba_shared import dynamic_chunks, link_task, move_task, unlink_task
 
 __all__ = ["CostRecord", "search_cost"]
 
@@ -101,7 +101,7 @@ def _shift(rec, x, load, over, nbad, i, j):
     """Move task i to node j, updating loads, overloads and the overloaded-node count."""
     capacity, demand3, scale = rec.capacity, rec.demand3, rec.scale
     s = x[i]
-    _move(load, demand3, x, i, j)
+    move_task(load, demand3, x, i, j)
     for side in range(2):
         n = s if side == 0 else j
         was = over[n] > 0
@@ -230,7 +230,7 @@ def _search_one(rec, x, order, w0, unit, rounds, passes, wide, deep, best_x):
     nxt = np.full(N, -1, np.int64)
     prv = np.full(N, -1, np.int64)
     for i in range(N - 1, -1, -1):
-        _link(head, nxt, prv, x[i], i)
+        link_task(head, nxt, prv, x[i], i)
     dirty = np.ones(N, np.bool_)
     w = np.full(M, w0)
     floor = 0.01 * unit
@@ -259,21 +259,21 @@ def _search_one(rec, x, order, w0, unit, rounds, passes, wide, deep, best_x):
                 s = x[i]
                 if b < 0:  # shift i -> k
                     cost += score[i, k] - score[i, s]
-                    _unlink(head, nxt, prv, s, i)
+                    unlink_task(head, nxt, prv, s, i)
                     nbad = _shift(rec, x, load, over, nbad, i, k)
-                    _link(head, nxt, prv, k, i)
+                    link_task(head, nxt, prv, k, i)
                     _wake(head, nxt, dirty, s)
                     _wake(head, nxt, dirty, k)
                 else:  # b leaves j (for s, or for k), i takes its place
                     j = x[b]
                     dest = s if k < 0 else k
                     cost += (score[i, j] - score[i, s]) + (score[b, dest] - score[b, j])
-                    _unlink(head, nxt, prv, j, b)
+                    unlink_task(head, nxt, prv, j, b)
                     nbad = _shift(rec, x, load, over, nbad, b, dest)
-                    _link(head, nxt, prv, dest, b)
-                    _unlink(head, nxt, prv, s, i)
+                    link_task(head, nxt, prv, dest, b)
+                    unlink_task(head, nxt, prv, s, i)
                     nbad = _shift(rec, x, load, over, nbad, i, j)
-                    _link(head, nxt, prv, j, i)
+                    link_task(head, nxt, prv, j, i)
                     _wake(head, nxt, dirty, s)
                     _wake(head, nxt, dirty, j)
                     _wake(head, nxt, dirty, dest)
@@ -326,13 +326,11 @@ def search_cost(rec: CostRecord, pop: np.ndarray, orders: np.ndarray, w0: np.nda
     sweeps at most per round; ``wide`` / ``deep``: candidates scanned by swaps and chains
     (see :func:`_search_one`).
     """
-    from gabalance.backend._numba import _dynamic_chunks
-
     moves = np.zeros(pop.shape[0], np.int64)
     if pop.dtype != np.int32 or not pop.flags.c_contiguous or not pop.flags.writeable:
         raise ValueError("search_cost: pop must be a writable C-ordered int32 array")
     orders = np.ascontiguousarray(orders, np.int64)
-    with _dynamic_chunks(pop.shape[0]):
+    with dynamic_chunks(pop.shape[0]):
         _search_kernel(rec, pop, orders, np.ascontiguousarray(w0, np.float64), float(unit),
                        int(rounds), int(passes), int(wide), int(deep), moves)
     return moves

@@ -14,7 +14,7 @@ def _less(hk, hi, a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _heap_push(hk, hi, size, key, idx):
+def heap_push(hk, hi, size, key, idx):
     c = size
     hk[c] = key
     hi[c] = idx
@@ -30,7 +30,7 @@ def _heap_push(hk, hi, size, key, idx):
 
 
 @numba.njit(cache=True, nogil=True)
-def _heap_pop(hk, hi, size):
+def heap_pop(hk, hi, size):
     top = hi[0]
     size -= 1
     hk[0] = hk[size]
@@ -53,7 +53,7 @@ def _heap_pop(hk, hi, size):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _util(load, capacity, demand3, j, i, sgn):
+def node_util(load, capacity, demand3, j, i, sgn):
     """Largest utilization of node j, optionally with task i added (sgn=1) or removed (-1)."""
     per = demand3.shape[1] > 1
     best = 0.0
@@ -73,7 +73,7 @@ def _util(load, capacity, demand3, j, i, sgn):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _move(load, demand3, x, i, j):
+def move_task(load, demand3, x, i, j):
     """Move task i to node j: x[i] = j, and the loads follow."""
     per = demand3.shape[1] > 1
     src = x[i]
@@ -84,7 +84,7 @@ def _move(load, demand3, x, i, j):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _unlink(head, nxt, prv, j, i):
+def unlink_task(head, nxt, prv, j, i):
     """Take task i out of node j's doubly linked task list."""
     if prv[i] >= 0:
         nxt[prv[i]] = nxt[i]
@@ -97,10 +97,16 @@ def _unlink(head, nxt, prv, j, i):
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
-def _link(head, nxt, prv, j, i):
+def link_task(head, nxt, prv, j, i):
     """Put task i at the head of node j's doubly linked task list."""
     nxt[i] = head[j]
     prv[i] = -1
     if head[j] >= 0:
         prv[head[j]] = i
     head[j] = i
+
+
+def dynamic_chunks(P: int):
+    """Hand individuals to threads in small chunks on demand (numba's default splits the loop
+    evenly up front, so one thread on a core another process is using stalls the call)."""
+    return numba.parallel_chunksize(max(1, min(32, P // (4 * numba.get_num_threads()))))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gabalance.backend import Packed
+from gabalance.profile import NodeProfile
 
 
 def _runtime(pk: Packed, tasks: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -88,50 +89,6 @@ def _placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.n
     return objective.astype(np.float64), violation.astype(np.float64)
 
 
-class _NodeProfile:
-    """Resource usage of one node as a step function: usage[s] holds on [times[s], times[s+1]).
-
-    Plain Python lists: per task the work is a handful of K-vectors, where NumPy's per-call
-    overhead would dominate.
-    """
-
-    def __init__(self, k: int) -> None:
-        self.times: list[float] = [0.0]
-        self.usage: list[list] = [[0] * k]
-
-    def _segment(self, t: float) -> int:
-        """Index of the segment containing time t (t >= 0)."""
-        s = 0
-        while s + 1 < len(self.times) and self.times[s + 1] <= t:
-            s += 1
-        return s
-
-    def earliest_start(self, ready: float, length: float, need: list, capacity: list) -> float:
-        """Earliest t >= ready with usage + need <= capacity on all of [t, t + length)."""
-        t = ready
-        s = self._segment(t)
-        while s < len(self.times) and self.times[s] < t + length:
-            if any(u + d > c for u, d, c in zip(self.usage[s], need, capacity)):
-                t = self.times[s + 1]  # the last segment is empty, so it never fails
-            s += 1
-        return t
-
-    def _split(self, t: float) -> int:
-        """Make t a breakpoint; return its index."""
-        s = self._segment(t)
-        if self.times[s] == t:
-            return s
-        self.times.insert(s + 1, t)
-        self.usage.insert(s + 1, list(self.usage[s]))
-        return s + 1
-
-    def occupy(self, start: float, finish: float, need: list) -> None:
-        a = self._split(start)
-        b = self._split(finish)
-        for s in range(a, b):
-            self.usage[s] = [u + d for u, d in zip(self.usage[s], need)]
-
-
 def decode_one(pk: Packed, x: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Serial schedule generation for one individual: (start (N,), finish (N,), violation)."""
     N = x.shape[0]
@@ -154,7 +111,7 @@ def decode_one(pk: Packed, x: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, 
     waiting = [pred_ptr[i + 1] - pred_ptr[i] for i in range(N)]  # unscheduled predecessors
     ready = [(keys[i], i) for i in range(N) if waiting[i] == 0]
     heapq.heapify(ready)
-    profiles: dict[int, _NodeProfile] = {}
+    profiles: dict[int, NodeProfile] = {}
     while ready:
         _, i = heapq.heappop(ready)
         j = node[i]
@@ -171,7 +128,7 @@ def decode_one(pk: Packed, x: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, 
         elif length[i] == 0:
             t = r
         else:
-            prof = profiles.setdefault(j, _NodeProfile(K))
+            prof = profiles.setdefault(j, NodeProfile(K))
             t = prof.earliest_start(r, length[i], need[i], capacity[j])
             prof.occupy(t, t + length[i], need[i])
         start[i], finish[i] = t, t + length[i]

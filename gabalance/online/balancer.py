@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from gabalance.baselines import earliest_finish
 from gabalance.evaluate import evaluate, rank_order
 from gabalance.problem import DEVICE_OBJECTIVES, SCHEDULE_OBJECTIVES, Node, Problem, Task
 from gabalance.result import SolveResult
@@ -50,7 +51,7 @@ class BalancerError(ValueError):
     """A bad event or argument; the message names the task or node."""
 
 
-def _type_of_name(name: str) -> str:
+def type_of_name(name: str) -> str:
     """``"k80-3"`` -> ``"k80"``: the name up to a last ``-`` or ``_`` followed by digits only."""
     for sep in ("-", "_"):
         head, found, tail = name.rpartition(sep)
@@ -71,7 +72,7 @@ def node_type(node: Node | Mapping[str, Any]) -> str:
     for label in sorted([labels] if isinstance(labels, str) else labels):
         if label.startswith("type=") and len(label) > 5:
             return label[5:]
-    return _type_of_name(str(name))
+    return type_of_name(str(name))
 
 
 @dataclasses.dataclass
@@ -644,7 +645,7 @@ class Balancer:
         elif kind in rt:
             v = rt[kind]
         else:
-            same = [k for k in rt if self._types.get(k, _type_of_name(k)) == kind]
+            same = [k for k in rt if self._types.get(k, type_of_name(k)) == kind]
             v = rt[same[0]] if same else None
         if v is None or not math.isfinite(float(v)):
             return math.inf
@@ -676,8 +677,6 @@ class Balancer:
         """The better of the warm start and a WSPT plan: queued tasks by decreasing weight
         over shortest runtime (in dependency order), each on the node where it would finish
         earliest (running tasks first, on their node)."""
-        from gabalance.baselines import _earliest_finish
-
         N = problem.n_tasks
         runtime = problem.runtime
         assert runtime is not None
@@ -698,7 +697,7 @@ class Balancer:
                 waiting[q] -= 1
                 if waiting[q] == 0:
                     heapq.heappush(ready, (-float(ratio[q]), q))
-        xw = _earliest_finish(problem, order)[0]
+        xw = earliest_finish(problem, order)[0]
         kw = np.empty(N)
         kw[order] = np.arange(N, dtype=np.float64)
         ev = evaluate(problem, np.stack([x0, xw]), np.stack([keys0, kw]), self.objective)

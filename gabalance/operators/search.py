@@ -109,7 +109,7 @@ class Search:
         """The record of the bottleneck engine, built once; each task's ``candidates``
         candidate nodes are drawn uniformly from its allowed nodes with ``rng``."""
         if self._util is None:
-            from gabalance.backend._numba_balance import UtilRecord
+            from gabalance.backend.host import UtilRecord
 
             pk, problem = self.pk, self.problem
             L = max(1, self.candidates)
@@ -164,7 +164,7 @@ class Search:
         before ``deadline`` (``self.lp`` then holds it), else by cost."""
         if self._engine is None:
             from gabalance.backend import score_matrix
-            from gabalance.backend._numba_search import CostRecord
+            from gabalance.backend.host import CostRecord
             from gabalance.relax import candidate_lists, lp_relaxation
 
             pk, problem = self.pk, self.problem
@@ -258,7 +258,7 @@ class Search:
         sequential per individual); the population comes back where it lives.
 
         Returns (pop, keys, objective, violation, decodes)."""
-        from gabalance.backend._numba_critical import critical_search, heads
+        from gabalance.backend.host import critical_search, heads
 
         xp = self.xp
         if self._critical is None:
