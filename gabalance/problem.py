@@ -11,8 +11,8 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -187,23 +187,21 @@ def _freeze(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _numeric(value: Any, name: str, *, integer_ok: bool = True) -> np.ndarray:
-    try:
-        a = np.asarray(value)
-    except Exception as exc:  # ragged lists etc.
-        raise ProblemError(f"{name} is not a rectangular numeric array ({exc})") from None
-    if a.dtype == object:
-        try:
-            a = a.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ProblemError(f"{name} must be numeric") from None
-    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
-        raise ProblemError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
-        raise ProblemError(f"{name} holds integers beyond the int64 range; pass floats")
-    if a.dtype.kind in "iu" and integer_ok:
-        return a.astype(np.int64)
-    return a.astype(np.float64)
+class _CacheSlot:
+    """A value derived from a :class:`Problem` and memoised on it, as ``problem._cache_<x>``.
+
+    It reads None until set and lives in the problem's ``_cache`` dict, which equality,
+    pickling and JSON ignore; every other attribute of a problem is fixed at construction.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, problem: Any, owner: type | None = None) -> Any:
+        return self if problem is None else problem._cache.get(self.name)
+
+    def __set__(self, problem: Any, value: Any) -> None:
+        problem._cache[self.name] = value
 
 
 class Problem:
@@ -292,7 +290,13 @@ class Problem:
     info: dict[str, Any]
     _group_ok: np.ndarray
     _task_group: np.ndarray
-    _cache_allowed: np.ndarray | None
+    _cache: dict[str, Any]
+
+    # values derived on first use and memoised on the problem (see _CacheSlot), by:
+    _cache_allowed = _CacheSlot()  # Problem.allowed
+    _cache_devices = _CacheSlot()  # gabalance.devices.device_record
+    _cache_packed = _CacheSlot()  # gabalance.backend.pack
+    _cache_reversed = _CacheSlot()  # gabalance.operators.search.reverse_packed
 
     def __init__(
         self,
@@ -321,13 +325,21 @@ class Problem:
         name: str = "",
         info: Mapping[str, Any] | None = None,
     ) -> None:
-        _problem_iv(self, locals())
-        object.__setattr__(self, "_frozen", True)
+        self.__dict__.update(_problem_iv(locals()), _cache={})
+        _check_fit(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if getattr(self, "_frozen", False) and not name.startswith("_cache"):
+        if not isinstance(getattr(type(self), name, None), _CacheSlot):
             raise AttributeError(f"Problem is immutable; use replace() to change {name!r}")
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, name, value)  # the slot keeps it in self._cache
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_cache"]  # derived values: built again on use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _cache={})
 
     # ------------------------------------------------------------------ shape
 
@@ -488,176 +500,18 @@ class Problem:
         appearance). Dependencies are dicts or ``(pred, succ[, data])`` tuples of task names;
         a task's ``after`` list adds dependencies with no data.
         """
-        node_recs = [_as_record(n, _NODE_FIELDS, f"node {i}")
-                     for i, n in enumerate(_sequence(nodes, "nodes"))]
-        task_recs = [_as_record(t, _TASK_FIELDS, f"task {i}")
-                     for i, t in enumerate(_sequence(tasks, "tasks"))]
-        dependencies = _sequence(dependencies, "dependencies")
-        for i, r in enumerate(node_recs):
-            if "name" not in r or "capacity" not in r:
-                raise ProblemError(f"node {i} needs a 'name' and a 'capacity'")
-        for i, r in enumerate(task_recs):
-            if "name" not in r:
-                raise ProblemError(f"task {i} needs a 'name'")
-        node_names = [_name(r["name"], f"node {i}") for i, r in enumerate(node_recs)]
-        task_names = [_name(r["name"], f"task {i}") for i, r in enumerate(task_recs)]
-        for i, r in enumerate(node_recs):
-            r["name"] = node_names[i]
-        for i, r in enumerate(task_recs):
-            r["name"] = task_names[i]
-        _check_unique(node_names, "node")
-        _check_unique(task_names, "task")
-        node_index = {n: j for j, n in enumerate(node_names)}
-        task_index = {t: i for i, t in enumerate(task_names)}
-
-        if resources is None:
-            first = node_recs[0]["capacity"] if node_recs else {}
-            if isinstance(first, (list, tuple)):
-                raise ProblemError("resources must be given when capacities are lists")
-            if not isinstance(first, Mapping):
-                raise ProblemError(f"capacity of node {node_names[0]!r} must be a mapping "
-                                   f"resource -> amount, got {first!r}")
-            resources = list(first)
-        resources = [str(r) for r in _sequence(resources, "resources")]
-        _check_unique(resources, "resource")
-        M, N, K = len(node_recs), len(task_recs), len(resources)
-
-        def vector(value: Any, what: str) -> list[float]:
-            if isinstance(value, Mapping):
-                unknown = [k for k in value if k not in resources]
-                if unknown:
-                    raise ProblemError(
-                        f"{what} names unknown resource {unknown[0]!r} "
-                        f"(resources: {', '.join(resources)})"
-                    )
-                return [_number(value.get(r, 0), f"{what} for {r!r}") for r in resources]
-            vals = _sequence(value, f"{what} (a mapping resource -> amount, or a list)")
-            if len(vals) != K:
-                raise ProblemError(f"{what} has {len(vals)} values, expected {K} ({resources})")
-            return [_number(v, f"{what}") for v in vals]
-
-        def per_node(value: Mapping[str, Any], what: str, default: Any) -> list[Any]:
-            if not isinstance(value, Mapping):
-                raise ProblemError(f"{what} must map node names to values")
-            unknown = [k for k in value if k not in node_index]
-            if unknown:
-                raise ProblemError(f"{what} names unknown node {unknown[0]!r}")
-            return [value.get(n, default) for n in node_names]
-
-        capacity = [vector(r["capacity"], f"capacity of node {r['name']!r}") for r in node_recs]
-        speed = [_number(r.get("speed", 1.0), f"speed of node {r['name']!r}") for r in node_recs]
-        labels = [_labels(r.get("labels", ()), f"labels of node {r['name']!r}") for r in node_recs]
-        gpus = [_number(r.get("gpus", 0), f"gpus of node {r['name']!r}") for r in node_recs]
-
-        by_node = [r.get("demand_by_node") is not None for r in task_recs]
-        if any(by_node) and not all(by_node):
-            i = by_node.index(not by_node[0])
-            raise ProblemError(
-                f"task {task_names[i]!r}: either every task gives 'demand_by_node' or none does"
-            )
-        demand: list[Any] = []
-        for r in task_recs:
-            what = f"demand of task {r['name']!r}"
-            if any(by_node):
-                if r.get("demand") is not None:
-                    raise ProblemError(f"task {r['name']!r} gives both 'demand' and "
-                                       "'demand_by_node'")
-                rows = per_node(r["demand_by_node"], f"demand_by_node of task {r['name']!r}", None)
-                missing = [node_names[j] for j, v in enumerate(rows) if v is None]
-                if missing:
-                    raise ProblemError(f"demand_by_node of task {r['name']!r} lacks node "
-                                       f"{missing[0]!r}")
-                demand.append([vector(v, f"{what} on node {node_names[j]!r}")
-                               for j, v in enumerate(rows)])
-            else:
-                d = r.get("demand")
-                demand.append(vector({} if d is None else d, what))
-
-        duration = [_number(r.get("duration", 1.0), f"duration of task {r['name']!r}")
-                    for r in task_recs]
-        runtime = None
-        if any(r.get("runtime") is not None for r in task_recs):
-            runtime = []
-            for i, r in enumerate(task_recs):
-                if r.get("runtime") is None:
-                    # an invalid speed is reported by the validation below
-                    runtime.append([float(duration[i]) / float(s) if float(s) > 0 else math.inf
-                                    for s in speed])
-                else:
-                    what = f"runtime of task {r['name']!r}"
-                    runtime.append([_number(v, f"{what} on node {node_names[j]!r}",
-                                            null_is_inf=True)
-                                    for j, v in enumerate(per_node(r["runtime"], what, None))])
-        cost = None
-        if any(r.get("cost") is not None for r in task_recs):
-            missing = [r["name"] for r in task_recs if r.get("cost") is None]
-            if missing:
-                raise ProblemError(f"task {missing[0]!r} has no 'cost' while others do")
-            cost = []
-            for r in task_recs:
-                what = f"cost of task {r['name']!r}"
-                vals = per_node(r["cost"], what, None)
-                miss = [node_names[j] for j, v in enumerate(vals) if v is None]
-                if miss:
-                    raise ProblemError(f"{what} lacks node {miss[0]!r}")
-                cost.append([_number(v, f"{what} on node {node_names[j]!r}")
-                             for j, v in enumerate(vals)])
-
-        weight = [_number(r.get("weight", 1.0), f"weight of task {r['name']!r}")
-                  for r in task_recs]
-        release = [_number(r.get("release", 0.0), f"release of task {r['name']!r}")
-                   for r in task_recs]
-        requires = [_requirements(r.get("requires", ()), f"requires of task {r['name']!r}")
-                    for r in task_recs]
-        gpu_milli = [_number(r.get("gpu_milli", 0), f"gpu_milli of task {r['name']!r}")
-                     for r in task_recs]
-        may_wait = []
-        for r in task_recs:
-            w = r.get("may_wait", False)
-            if not isinstance(w, (bool, np.bool_)):
-                raise ProblemError(f"may_wait of task {r['name']!r} must be true or false, "
-                                   f"got {w!r}")
-            may_wait.append(bool(w))
-
-        edges: list[tuple[int, int]] = []
-        data: list[float] = []
-
-        def task_ref(t: Any, what: str) -> int:
-            key = t if isinstance(t, str) else str(t)
-            if key not in task_index:
-                raise ProblemError(f"{what} names unknown task {t!r}")
-            return task_index[key]
-
-        for r in task_recs:
-            after = r.get("after") or ()
-            for p in [after] if isinstance(after, str) else _sequence(
-                    after, f"'after' of task {r['name']!r}"):
-                edges.append((task_ref(p, f"'after' of task {r['name']!r}"), task_index[r["name"]]))
-                data.append(0.0)
-        for e, dep in enumerate(dependencies):
-            if isinstance(dep, (list, tuple)):
-                if len(dep) not in (2, 3):
-                    raise ProblemError(f"dependency {e} must be (pred, succ) or (pred, succ, data)")
-                rec = dict(zip(_DEP_FIELDS, dep))
-            else:
-                rec = _as_record(dep, _DEP_FIELDS, f"dependency {e}")
-            if "pred" not in rec or "succ" not in rec:
-                raise ProblemError(f"dependency {e} needs 'pred' and 'succ'")
-            edges.append((task_ref(rec["pred"], f"dependency {e}"),
-                          task_ref(rec["succ"], f"dependency {e}")))
-            data.append(_number(rec.get("data", 0.0), f"data of dependency {e}"))
-
+        node_recs, task_recs, dependencies = _plain_records(nodes, tasks, dependencies)
+        index = _PlainIndex.of(node_recs, task_recs, resources)
+        node_columns = _node_columns(node_recs, index)
+        task_columns = _task_columns(task_recs, index, node_columns["speed"])
+        edges, data = _dependency_columns(task_recs, dependencies, index.tasks)
         if info is not None and not isinstance(info, Mapping):
             raise ProblemError(f"info must be a mapping (a JSON object), got {type(info).__name__}")
         return cls(
-            np.array(capacity).reshape(M, K),
-            np.array(demand).reshape((N, M, K) if any(by_node) else (N, K)),
-            resources=resources, speed=speed, duration=duration, runtime=runtime, cost=cost,
-            weight=weight, release=release,
+            **node_columns, **task_columns, resources=index.resources,
             edges=np.array(edges, dtype=np.int64).reshape(-1, 2), data=data,
-            bandwidth=_bandwidth_in(bandwidth, node_index),
-            task_names=task_names, node_names=node_names, node_labels=labels,
-            task_requires=requires, gpus=gpus, gpu_milli=gpu_milli, may_wait=may_wait,
+            bandwidth=_bandwidth_in(bandwidth, index.nodes),
+            task_names=list(index.tasks), node_names=list(index.nodes),
             objective=objective, sense=sense, name=name, info=info,
         )
 
@@ -665,55 +519,8 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON-ready form (see docs/json-schema.md)."""
-        res = list(self.resources)
-
-        def num(v: Any) -> Any:
-            v = v.item() if isinstance(v, np.generic) else v
-            return None if isinstance(v, float) and math.isinf(v) else v
-
-        def vec(row: np.ndarray) -> dict[str, Any]:
-            return {r: num(row[k]) for k, r in enumerate(res)}
-
-        nodes = []
-        for j, n in enumerate(self.node_names):
-            rec: dict[str, Any] = {"name": n, "capacity": vec(self.capacity[j])}
-            if self.speed[j] != 1:
-                rec["speed"] = num(self.speed[j])
-            if self.node_labels[j]:
-                rec["labels"] = sorted(self.node_labels[j])
-            if self.gpus[j]:
-                rec["gpus"] = int(self.gpus[j])
-            nodes.append(rec)
-        tasks = []
-        for i, t in enumerate(self.task_names):
-            rec = {"name": t}
-            if self.per_node_demand:
-                rec["demand_by_node"] = {n: vec(self.demand[i, j])
-                                         for j, n in enumerate(self.node_names)}
-            else:
-                rec["demand"] = vec(self.demand[i])
-            if self.duration[i] != 1:
-                rec["duration"] = num(self.duration[i])
-            if self.runtime is not None:
-                rec["runtime"] = {n: num(self.runtime[i, j])
-                                  for j, n in enumerate(self.node_names)
-                                  if np.isfinite(self.runtime[i, j])}
-            if self.cost is not None:
-                rec["cost"] = {n: num(self.cost[i, j]) for j, n in enumerate(self.node_names)}
-            if self.weight[i] != 1:
-                rec["weight"] = num(self.weight[i])
-            if self.release[i] != 0:
-                rec["release"] = num(self.release[i])
-            if self.task_requires[i]:
-                rec["requires"] = [sorted(g)[0] if len(g) == 1 else sorted(g)
-                                   for g in self.task_requires[i]]
-            if self.gpu_milli[i]:
-                rec["gpu_milli"] = int(self.gpu_milli[i])
-            if self.may_wait[i]:
-                rec["may_wait"] = True
-            tasks.append(rec)
         deps = [{"pred": self.task_names[int(p)], "succ": self.task_names[int(s)],
-                 **({"data": num(d)} if d != 0 else {})}
+                 **({"data": _json_number(d)} if d != 0 else {})}
                 for (p, s), d in zip(self.edges, self.data)]
         out: dict[str, Any] = {"format": SCHEMA_FORMAT, "version": SCHEMA_VERSION}
         if self.name:
@@ -722,16 +529,16 @@ class Problem:
             out["objective"] = self.objective
         if self.sense != "min":
             out["sense"] = self.sense
-        out["resources"] = res
-        out["nodes"] = nodes
-        out["tasks"] = tasks
+        out["resources"] = list(self.resources)
+        out["nodes"] = [_node_record(self, j) for j in range(self.n_nodes)]
+        out["tasks"] = [_task_record(self, i) for i in range(self.n_tasks)]
         if deps:
             out["dependencies"] = deps
         if np.ndim(self.bandwidth) == 0:
             if np.isfinite(self.bandwidth):
-                out["bandwidth"] = num(self.bandwidth)
+                out["bandwidth"] = _json_number(self.bandwidth)
         else:
-            out["bandwidth"] = [[num(v) for v in row] for row in self.bandwidth]
+            out["bandwidth"] = [[_json_number(v) for v in row] for row in self.bandwidth]
         if self.info:
             out["info"] = self.info
         return out
@@ -792,6 +599,290 @@ class Problem:
             raise ProblemError("invalid problem JSON: a field is nested too deeply") from None
 
 
+# --------------------------------------------------------------------------- plain-Python records
+
+
+def _plain_records(nodes: Any, tasks: Any, dependencies: Any) -> tuple[list[dict], list[dict],
+                                                                         list]:
+    """Node and task records as dicts with checked, unique names; the dependency list."""
+    node_recs = [_as_record(n, _NODE_FIELDS, f"node {i}")
+                 for i, n in enumerate(_sequence(nodes, "nodes"))]
+    task_recs = [_as_record(t, _TASK_FIELDS, f"task {i}")
+                 for i, t in enumerate(_sequence(tasks, "tasks"))]
+    dependencies = _sequence(dependencies, "dependencies")
+    for i, r in enumerate(node_recs):
+        if "name" not in r or "capacity" not in r:
+            raise ProblemError(f"node {i} needs a 'name' and a 'capacity'")
+    for i, r in enumerate(task_recs):
+        if "name" not in r:
+            raise ProblemError(f"task {i} needs a 'name'")
+    for recs, what in ((node_recs, "node"), (task_recs, "task")):
+        for i, r in enumerate(recs):
+            r["name"] = _name(r["name"], f"{what} {i}")
+    for recs, what in ((node_recs, "node"), (task_recs, "task")):
+        _check_unique([r["name"] for r in recs], what)
+    return node_recs, task_recs, dependencies
+
+
+@dataclasses.dataclass(frozen=True)
+class _PlainIndex:
+    """Positions of the resources, nodes and tasks of a plain-Python problem, by name."""
+
+    resources: list[str]
+    nodes: dict[str, int]
+    tasks: dict[str, int]
+
+    @classmethod
+    def of(cls, node_recs: list[dict], task_recs: list[dict], resources: Any) -> _PlainIndex:
+        """``resources`` default to the capacity keys of the first node."""
+        if resources is None:
+            first = node_recs[0]["capacity"] if node_recs else {}
+            if isinstance(first, (list, tuple)):
+                raise ProblemError("resources must be given when capacities are lists")
+            if not isinstance(first, Mapping):
+                raise ProblemError(f"capacity of node {node_recs[0]['name']!r} must be a "
+                                   f"mapping resource -> amount, got {first!r}")
+            resources = list(first)
+        resources = [str(r) for r in _sequence(resources, "resources")]
+        _check_unique(resources, "resource")
+        return cls(resources, {r["name"]: j for j, r in enumerate(node_recs)},
+                   {r["name"]: i for i, r in enumerate(task_recs)})
+
+    def amounts(self, value: Any, what: str) -> list[Any]:
+        """One amount per resource, from a mapping resource -> amount or a list."""
+        if isinstance(value, Mapping):
+            unknown = [k for k in value if k not in self.resources]
+            if unknown:
+                raise ProblemError(
+                    f"{what} names unknown resource {unknown[0]!r} "
+                    f"(resources: {', '.join(self.resources)})"
+                )
+            return [_number(value.get(r, 0), f"{what} for {r!r}") for r in self.resources]
+        vals = _sequence(value, f"{what} (a mapping resource -> amount, or a list)")
+        if len(vals) != len(self.resources):
+            raise ProblemError(f"{what} has {len(vals)} values, expected {len(self.resources)} "
+                               f"({self.resources})")
+        return [_number(v, what) for v in vals]
+
+    def per_node(self, value: Any, what: str) -> list[Any]:
+        """One value per node (None where missing), from a mapping node name -> value."""
+        if not isinstance(value, Mapping):
+            raise ProblemError(f"{what} must map node names to values")
+        unknown = [k for k in value if k not in self.nodes]
+        if unknown:
+            raise ProblemError(f"{what} names unknown node {unknown[0]!r}")
+        return [value.get(n) for n in self.nodes]
+
+
+def _table(rows: list[Any], shape: tuple[int, ...]) -> Any:
+    """Nested lists as they are (Problem converts them and keeps their integers exact), or an
+    empty array of ``shape`` when there are no values."""
+    return rows if math.prod(shape) else np.array(rows).reshape(shape)
+
+
+def _node_columns(node_recs: list[dict], index: _PlainIndex) -> dict[str, Any]:
+    """The per-node constructor arguments: capacity, speed, node_labels and gpus."""
+    def what(field: str, r: dict) -> str:
+        return f"{field} of node {r['name']!r}"
+
+    capacity = [index.amounts(r["capacity"], what("capacity", r)) for r in node_recs]
+    return dict(
+        capacity=_table(capacity, (len(node_recs), len(index.resources))),
+        speed=[_number(r.get("speed", 1.0), what("speed", r)) for r in node_recs],
+        node_labels=[_labels(r.get("labels", ()), what("labels", r)) for r in node_recs],
+        gpus=[_number(r.get("gpus", 0), what("gpus", r)) for r in node_recs],
+    )
+
+
+def _task_columns(task_recs: list[dict], index: _PlainIndex, speed: list[Any]
+                  ) -> dict[str, Any]:
+    """The per-task constructor arguments: demand, duration, runtime, cost, weight, release,
+    task_requires, gpu_milli and may_wait."""
+    def column(field: str, default: Any) -> list[Any]:
+        return [_number(r.get(field, default), f"{field} of task {r['name']!r}")
+                for r in task_recs]
+
+    demand = _task_demand(task_recs, index)
+    duration = column("duration", 1.0)
+    runtime = _task_runtime(task_recs, index, duration, speed)
+    cost = _task_cost(task_recs, index)
+    weight, release = column("weight", 1.0), column("release", 0.0)
+    requires = [_requirements(r.get("requires", ()), f"requires of task {r['name']!r}")
+                for r in task_recs]
+    gpu_milli = column("gpu_milli", 0)
+    may_wait = []
+    for r in task_recs:
+        w = r.get("may_wait", False)
+        if not isinstance(w, (bool, np.bool_)):
+            raise ProblemError(f"may_wait of task {r['name']!r} must be true or false, "
+                               f"got {w!r}")
+        may_wait.append(bool(w))
+    return dict(demand=demand, duration=duration, runtime=runtime, cost=cost, weight=weight,
+                release=release, task_requires=requires, gpu_milli=gpu_milli,
+                may_wait=may_wait)
+
+
+def _task_demand(task_recs: list[dict], index: _PlainIndex) -> Any:
+    """Demand (N, K), or (N, M, K) when the tasks give ``demand_by_node``."""
+    by_node = [r.get("demand_by_node") is not None for r in task_recs]
+    if any(by_node) and not all(by_node):
+        i = by_node.index(not by_node[0])
+        raise ProblemError(f"task {task_recs[i]['name']!r}: either every task gives "
+                           "'demand_by_node' or none does")
+    node_names = list(index.nodes)
+    demand: list[Any] = []
+    for r in task_recs:
+        what = f"demand of task {r['name']!r}"
+        if not any(by_node):
+            d = r.get("demand")
+            demand.append(index.amounts({} if d is None else d, what))
+            continue
+        if r.get("demand") is not None:
+            raise ProblemError(f"task {r['name']!r} gives both 'demand' and 'demand_by_node'")
+        rows = index.per_node(r["demand_by_node"], f"demand_by_node of task {r['name']!r}")
+        missing = [node_names[j] for j, v in enumerate(rows) if v is None]
+        if missing:
+            raise ProblemError(f"demand_by_node of task {r['name']!r} lacks node "
+                               f"{missing[0]!r}")
+        demand.append([index.amounts(v, f"{what} on node {node_names[j]!r}")
+                       for j, v in enumerate(rows)])
+    N, M, K = len(task_recs), len(node_names), len(index.resources)
+    return _table(demand, (N, M, K) if any(by_node) else (N, K))
+
+
+def _task_runtime(task_recs: list[dict], index: _PlainIndex, duration: list[Any],
+                  speed: list[Any]) -> list[list[Any]] | None:
+    """Runtime (N, M) when some task gives one (the others get duration / speed), else None.
+    A node missing from a task's runtime (or given None) cannot run it."""
+    if all(r.get("runtime") is None for r in task_recs):
+        return None
+    node_names = list(index.nodes)
+    runtime = []
+    for i, r in enumerate(task_recs):
+        if r.get("runtime") is None:
+            runtime.append([_ratio(duration[i], s) for s in speed])
+        else:
+            what = f"runtime of task {r['name']!r}"
+            runtime.append([_number(v, f"{what} on node {node_names[j]!r}", null_is_inf=True)
+                            for j, v in enumerate(index.per_node(r["runtime"], what))])
+    return runtime
+
+
+def _ratio(duration: Any, speed: Any) -> float:
+    """``duration / speed``; inf where that is no number (Problem reports a bad speed or an
+    integer beyond int64)."""
+    try:
+        return float(duration) / float(speed) if float(speed) > 0 else math.inf
+    except OverflowError:
+        return math.inf
+
+
+def _task_cost(task_recs: list[dict], index: _PlainIndex) -> list[list[Any]] | None:
+    """Cost (N, M) when the tasks give one (then all must, for every node), else None."""
+    if all(r.get("cost") is None for r in task_recs):
+        return None
+    missing = [r["name"] for r in task_recs if r.get("cost") is None]
+    if missing:
+        raise ProblemError(f"task {missing[0]!r} has no 'cost' while others do")
+    node_names = list(index.nodes)
+    cost = []
+    for r in task_recs:
+        what = f"cost of task {r['name']!r}"
+        vals = index.per_node(r["cost"], what)
+        miss = [node_names[j] for j, v in enumerate(vals) if v is None]
+        if miss:
+            raise ProblemError(f"{what} lacks node {miss[0]!r}")
+        cost.append([_number(v, f"{what} on node {node_names[j]!r}")
+                     for j, v in enumerate(vals)])
+    return cost
+
+
+def _dependency_columns(task_recs: list[dict], dependencies: list, task_index: dict[str, int]
+                        ) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Edges (pred, succ) and their data: the tasks' ``after`` lists, then ``dependencies``."""
+    def task_ref(t: Any, what: str) -> int:
+        key = t if isinstance(t, str) else str(t)
+        if key not in task_index:
+            raise ProblemError(f"{what} names unknown task {t!r}")
+        return task_index[key]
+
+    edges: list[tuple[int, int]] = []
+    data: list[Any] = []
+    for r in task_recs:
+        after = r.get("after") or ()
+        what = f"'after' of task {r['name']!r}"
+        for p in [after] if isinstance(after, str) else _sequence(after, what):
+            edges.append((task_ref(p, what), task_index[r["name"]]))
+            data.append(0.0)
+    for e, dep in enumerate(dependencies):
+        if isinstance(dep, (list, tuple)):
+            if len(dep) not in (2, 3):
+                raise ProblemError(f"dependency {e} must be (pred, succ) or (pred, succ, data)")
+            rec = dict(zip(_DEP_FIELDS, dep))
+        else:
+            rec = _as_record(dep, _DEP_FIELDS, f"dependency {e}")
+        if "pred" not in rec or "succ" not in rec:
+            raise ProblemError(f"dependency {e} needs 'pred' and 'succ'")
+        edges.append((task_ref(rec["pred"], f"dependency {e}"),
+                      task_ref(rec["succ"], f"dependency {e}")))
+        data.append(_number(rec.get("data", 0.0), f"data of dependency {e}"))
+    return edges, data
+
+
+# --------------------------------------------------------------------------- JSON records
+
+
+def _json_number(v: Any) -> Any:
+    """A JSON number: numpy scalars as Python ones, ``inf`` as null."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and math.isinf(v) else v
+
+
+def _json_amounts(p: Problem, row: np.ndarray) -> dict[str, Any]:
+    """A (K,) row as a mapping resource -> amount."""
+    return {r: _json_number(row[k]) for k, r in enumerate(p.resources)}
+
+
+def _node_record(p: Problem, j: int) -> dict[str, Any]:
+    """Node ``j``; fields at their default are left out."""
+    rec: dict[str, Any] = {"name": p.node_names[j], "capacity": _json_amounts(p, p.capacity[j])}
+    if p.speed[j] != 1:
+        rec["speed"] = _json_number(p.speed[j])
+    if p.node_labels[j]:
+        rec["labels"] = sorted(p.node_labels[j])
+    if p.gpus[j]:
+        rec["gpus"] = int(p.gpus[j])
+    return rec
+
+
+def _task_record(p: Problem, i: int) -> dict[str, Any]:
+    """Task ``i``; fields at their default are left out (``runtime`` lists finite values)."""
+    rec: dict[str, Any] = {"name": p.task_names[i]}
+    if p.per_node_demand:
+        rec["demand_by_node"] = {n: _json_amounts(p, p.demand[i, j])
+                                 for j, n in enumerate(p.node_names)}
+    else:
+        rec["demand"] = _json_amounts(p, p.demand[i])
+    if p.duration[i] != 1:
+        rec["duration"] = _json_number(p.duration[i])
+    if p.runtime is not None:
+        rec["runtime"] = {n: _json_number(p.runtime[i, j]) for j, n in enumerate(p.node_names)
+                          if np.isfinite(p.runtime[i, j])}
+    if p.cost is not None:
+        rec["cost"] = {n: _json_number(p.cost[i, j]) for j, n in enumerate(p.node_names)}
+    if p.weight[i] != 1:
+        rec["weight"] = _json_number(p.weight[i])
+    if p.release[i] != 0:
+        rec["release"] = _json_number(p.release[i])
+    if p.task_requires[i]:
+        rec["requires"] = [sorted(g)[0] if len(g) == 1 else sorted(g) for g in p.task_requires[i]]
+    if p.gpu_milli[i]:
+        rec["gpu_milli"] = int(p.gpu_milli[i])
+    if p.may_wait[i]:
+        rec["may_wait"] = True
+    return rec
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -845,14 +936,152 @@ def _bandwidth_in(value: Any, node_index: Mapping[str, int]) -> Any:
                                  for r in rows):
             raise ProblemError(f"bandwidth must be a number or an {M} x {M} list of lists "
                                "(null = infinite)")
-        return np.array([[_number(v, f"bandwidth[{a}][{b}]", null_is_inf=True)
-                          for b, v in enumerate(row)] for a, row in enumerate(rows)],
-                        dtype=np.float64)
+        # nested lists: Problem converts them and keeps their integers exact
+        return [[_number(v, f"bandwidth[{a}][{b}]", null_is_inf=True)
+                 for b, v in enumerate(row)] for a, row in enumerate(rows)]
     return _number(value, "bandwidth", null_is_inf=True)
 
 
-def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
-    """The one validation function: checks and normalises constructor arguments into ``p``."""
+# --------------------------------------------------------------------------- validation
+
+#: a float this large (or larger) may stand for an integer that int64 cannot hold
+_WIDE = 2.0**63
+_INT64 = np.iinfo(np.int64)
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+#: integer sums (loads, costs) must stay below this to be exact in int64
+_SUM_LIMIT = float(2**62)
+
+#: names entry ``ix`` of an array in an error message: "capacity of node 'n0' for 'cpu'"
+_Label = Callable[[tuple[int, ...]], str]
+
+
+def _numeric(value: Any, name: str, *, integer_ok: bool = True) -> np.ndarray:
+    """``value`` as an int64 or float64 array. Integers int64 cannot hold come back as floats
+    (numpy's own conversion); the field's checks refuse them by name (:func:`_refuse_wide_ints`)."""
+    try:
+        a = np.asarray(value)
+    except Exception as exc:  # ragged lists etc.
+        raise ProblemError(f"{name} is not a rectangular numeric array ({exc})") from None
+    if a.dtype == object:
+        a = _object_floats(a, name)
+    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
+        raise ProblemError(f"{name} must be numeric, got dtype {a.dtype}")
+    wide = a.dtype.kind == "u" and a.size and a.max() > _INT64.max
+    if a.dtype.kind in "iu" and integer_ok and not wide:
+        return a.astype(np.int64)
+    return a.astype(np.float64)
+
+
+def _object_floats(a: np.ndarray, name: str) -> np.ndarray:
+    """An object array (Python numbers numpy could not type) as float64."""
+    try:
+        try:
+            return a.astype(np.float64)
+        except OverflowError:  # integers beyond even float64: clipped here, refused by name
+            return np.clip(a, -_FLOAT_MAX, _FLOAT_MAX).astype(np.float64)
+    except (TypeError, ValueError):
+        raise ProblemError(f"{name} must be numeric") from None
+
+
+def _refuse_wide_ints(raw: Any, arr: np.ndarray, label: _Label, advice: str = "; pass floats"
+                      ) -> None:
+    """Refuse an integer of ``raw`` (an input as given) that int64 cannot hold.
+
+    numpy turns such integers into floats and so loses their exact value; only a float ``arr``
+    (``raw`` converted, same size) with a finite entry of magnitude 2**63 or more can hide one,
+    so ``raw`` is looked at only then, and only at those entries.
+    """
+    if raw is None or arr.dtype.kind != "f" or (
+            isinstance(raw, np.ndarray) and raw.dtype.kind in "bifc"):
+        return
+    suspects = np.argwhere(np.isfinite(arr) & (np.abs(arr) >= _WIDE))
+    if not len(suspects):
+        return
+    exact = np.asarray(raw, dtype=object).reshape(arr.shape)
+    for ix in map(tuple, suspects.tolist()):
+        v = exact[ix]
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            continue
+        v = int(v)
+        shown = str(v) if abs(v) < 2**100 else f"a {abs(v).bit_length()}-bit integer"
+        if v > _INT64.max:
+            raise ProblemError(f"integer {label(ix)} is too large for int64 ({shown}, over "
+                               f"2**63 - 1){advice}")
+        if v < _INT64.min:
+            raise ProblemError(f"integer {label(ix)} is too small for int64 ({shown}, under "
+                               f"-2**63){advice}")
+
+
+def _check_values(arr: np.ndarray, label: _Label, *, raw: Any = None, allow_inf: bool = False,
+                  positive: bool = False) -> None:
+    """Refuse, naming the first such entry: integers of ``raw`` beyond int64, NaN, infinite
+    values (unless ``allow_inf``) and negative ones (with ``positive``: also zero)."""
+    _refuse_wide_ints(raw, arr, label)
+    if arr.dtype.kind == "f":
+        bad = np.isnan(arr)
+        if bad.any():
+            raise ProblemError(f"{label(_first(bad))} is NaN")
+        if not allow_inf:
+            bad = np.isinf(arr)
+            if bad.any():
+                raise ProblemError(f"{label(_first(bad))} is infinite")
+    bad = arr <= 0 if positive else arr < 0
+    if bad.any():
+        ix = _first(bad)
+        rule = "must be > 0" if positive else "is negative"
+        raise ProblemError(f"{label(ix)} {rule} ({arr[ix].item()!r})")
+
+
+def _first(bad: np.ndarray) -> tuple[int, ...]:
+    """Index of the first True entry."""
+    return tuple(int(v) for v in np.argwhere(bad)[0])
+
+
+def _each(what: str, owner: str, names: Sequence[str]) -> _Label:
+    """Label of the entries of a per-node or per-task field: "speed of node 'n0'"."""
+    return lambda ix: f"{what} of {owner} {names[ix[0]]!r}"
+
+
+class _Names(NamedTuple):
+    """The validated names of a problem's resources, nodes and tasks."""
+
+    resources: tuple[str, ...]
+    nodes: tuple[str, ...]
+    tasks: tuple[str, ...]
+
+    def on_node(self, what: str) -> _Label:
+        """Label of a (tasks x nodes) field: "runtime of task 'a' on node 'n0'"."""
+        return lambda ix: f"{what} of task {self.tasks[ix[0]]!r} on node {self.nodes[ix[1]]!r}"
+
+
+def _problem_iv(a: dict[str, Any]) -> dict[str, Any]:
+    """The one validation function: checks and normalises the constructor arguments ``a`` into
+    the attributes of a Problem (one checker per group of fields, in this order)."""
+    capacity, demand = _capacity_demand(a)
+    nm = _names(a, capacity.shape, demand.shape[0])
+    _check_capacity_demand(a, capacity, demand, nm)
+    speed, duration, runtime = _speed_duration_runtime(a, nm)
+    cost, weight, release = _cost_weight_release(a, nm)
+    edges, data, bandwidth = _edges_data_bandwidth(a, nm)
+    node_labels, task_requires, group_ok, task_group = _labels_requires(a, nm)
+    gpus, gpu_milli, may_wait = _devices_iv(a, nm.nodes, nm.tasks)
+    objective, sense = _objective_sense(a["objective"], a["sense"])
+    arrays = dict(capacity=capacity, demand=demand, speed=speed, duration=duration,
+                  runtime=runtime, cost=cost, weight=weight, release=release, edges=edges,
+                  data=data, gpus=gpus, gpu_milli=gpu_milli, may_wait=may_wait)
+    return {
+        **{f: None if v is None else _freeze(v) for f, v in arrays.items()},
+        "bandwidth": bandwidth if np.ndim(bandwidth) == 0 else _freeze(bandwidth),
+        "resources": nm.resources, "node_names": nm.nodes, "task_names": nm.tasks,
+        "node_labels": node_labels, "task_requires": task_requires,
+        "objective": objective, "sense": sense, "name": str(a["name"] or ""),
+        "info": _info(a["info"]),
+        "_group_ok": _freeze(group_ok), "_task_group": _freeze(task_group),
+    }
+
+
+def _capacity_demand(a: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``capacity`` (M, K) and ``demand`` (N, K) or (N, M, K), in one dtype; shapes only."""
     capacity = _numeric(a["capacity"], "capacity")
     demand = _numeric(a["demand"], "demand")
     if capacity.ndim != 2:
@@ -871,6 +1100,12 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
                            f"capacity {capacity.shape}")
     if capacity.dtype != demand.dtype:  # one dtype for both, so loads compare exactly
         capacity, demand = capacity.astype(np.float64), demand.astype(np.float64)
+    return capacity, demand
+
+
+def _names(a: dict[str, Any], capacity_shape: tuple[int, ...], N: int) -> _Names:
+    """``resources``, ``node_names`` and ``task_names``: given or ``r0, n0, t0 ...``; unique."""
+    M, K = capacity_shape
 
     def names(value: Any, prefix: str, count: int, what: str) -> tuple[str, ...]:
         if value is None:
@@ -889,33 +1124,112 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
         raise ProblemError(f"task_names has {len(task_names)} names but there are {N} tasks")
     _check_unique(node_names, "node")
     _check_unique(task_names, "task")
+    return _Names(resources, node_names, task_names)
 
-    def vector(value: Any, name: str, length: int, default: float, owner: str) -> np.ndarray:
-        v = np.full(length, default) if value is None else _numeric(value, name)
-        if v.shape != (length,):
-            raise ProblemError(f"{name} must have shape ({length},) (one per {owner}), "
-                               f"got shape {v.shape}")
-        return v
 
-    speed = vector(a["speed"], "speed", M, 1.0, "node").astype(np.float64)
-    duration = vector(a["duration"], "duration", N, 1.0, "task").astype(np.float64)
-    weight = vector(a["weight"], "weight", N, 1.0, "task").astype(np.float64)
-    release = vector(a["release"], "release", N, 0.0, "task").astype(np.float64)
+def _check_capacity_demand(a: dict[str, Any], capacity: np.ndarray, demand: np.ndarray,
+                           nm: _Names) -> None:
+    """Values: finite, ``>= 0``, and integer sums that stay exact in int64."""
+    _check_values(capacity, raw=a["capacity"], label=lambda ix: (
+        f"capacity of node {nm.nodes[ix[0]]!r} for {nm.resources[ix[1]]!r}"))
+    if demand.ndim == 2:
+        _check_values(demand, raw=a["demand"], label=lambda ix: (
+            f"demand of task {nm.tasks[ix[0]]!r} for {nm.resources[ix[1]]!r}"))
+    else:
+        _check_values(demand, raw=a["demand"], label=lambda ix: (
+            f"demand of task {nm.tasks[ix[0]]!r} on node {nm.nodes[ix[1]]!r} "
+            f"for {nm.resources[ix[2]]!r}"))
+    # integer data are summed exactly in int64: refuse magnitudes whose sums could overflow
+    if capacity.dtype == np.int64:
+        per_task = demand.max(axis=1) if demand.ndim == 3 else demand
+        totals = per_task.astype(np.float64).sum(axis=0)
+        for k, res in enumerate(nm.resources):
+            if totals[k] >= _SUM_LIMIT or float(capacity[:, k].max(initial=0)) >= _SUM_LIMIT:
+                raise ProblemError(f"integer demand or capacity for {res!r} is too large"
+                                   " to sum exactly in int64 (over 2**62); pass floats")
 
-    def matrix(value: Any, name: str) -> np.ndarray | None:
-        if value is None:
-            return None
-        m = _numeric(value, name)
-        if m.shape != (N, M):
-            raise ProblemError(f"{name} must have shape ({N}, {M}) (tasks x nodes), "
-                               f"got shape {m.shape}")
-        return m
 
-    runtime = matrix(a["runtime"], "runtime")
+def _vector(value: Any, name: str, length: int, default: float, owner: str) -> np.ndarray:
+    """A per-node or per-task field of shape (length,), ``default`` where not given."""
+    v = np.full(length, default) if value is None else _numeric(value, name)
+    if v.shape != (length,):
+        raise ProblemError(f"{name} must have shape ({length},) (one per {owner}), "
+                           f"got shape {v.shape}")
+    return v
+
+
+def _matrix(value: Any, name: str, nm: _Names) -> np.ndarray | None:
+    """A (tasks x nodes) field, or None when not given."""
+    if value is None:
+        return None
+    m = _numeric(value, name)
+    if m.shape != (len(nm.tasks), len(nm.nodes)):
+        raise ProblemError(f"{name} must have shape ({len(nm.tasks)}, {len(nm.nodes)}) "
+                           f"(tasks x nodes), got shape {m.shape}")
+    return m
+
+
+def _speed_duration_runtime(a: dict[str, Any], nm: _Names
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``speed`` (M,) > 0, ``duration`` (N,) >= 0 and ``runtime`` (N, M) >= 0 or None; without
+    a runtime, duration / speed must stay finite."""
+    speed = _vector(a["speed"], "speed", len(nm.nodes), 1.0, "node").astype(np.float64)
+    duration = _vector(a["duration"], "duration", len(nm.tasks), 1.0, "task").astype(np.float64)
+    runtime = _matrix(a["runtime"], "runtime", nm)
     runtime = None if runtime is None else runtime.astype(np.float64)
-    cost = matrix(a["cost"], "cost")
+    _check_values(speed, _each("speed", "node", nm.nodes), raw=a["speed"], positive=True)
+    _check_values(duration, _each("duration", "task", nm.tasks), raw=a["duration"])
+    if runtime is not None:
+        _check_values(runtime, nm.on_node("runtime"), raw=a["runtime"], allow_inf=True)
+    else:  # runtime is duration / speed: it must stay finite
+        with np.errstate(over="ignore"):
+            worst = duration.max() / speed.min()
+        if not np.isfinite(worst):
+            i, j = int(duration.argmax()), int(speed.argmin())
+            raise ProblemError(f"runtime of task {nm.tasks[i]!r} on node {nm.nodes[j]!r} "
+                               "overflows (duration / speed is infinite)")
+    return speed, duration, runtime
 
-    edges = np.zeros((0, 2), np.int64) if a["edges"] is None else _numeric(a["edges"], "edges")
+
+def _cost_weight_release(a: dict[str, Any], nm: _Names
+                         ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``cost`` (N, M) >= 0 or None (integer costs must sum exactly), ``weight`` (N,) > 0 and
+    ``release`` (N,) >= 0."""
+    N = len(nm.tasks)
+    weight = _vector(a["weight"], "weight", N, 1.0, "task").astype(np.float64)
+    release = _vector(a["release"], "release", N, 0.0, "task").astype(np.float64)
+    cost = _matrix(a["cost"], "cost", nm)
+    _check_values(weight, _each("weight", "task", nm.tasks), raw=a["weight"], positive=True)
+    _check_values(release, _each("release", "task", nm.tasks), raw=a["release"])
+    if cost is not None:
+        _check_values(cost, nm.on_node("cost"), raw=a["cost"])
+        if cost.dtype == np.int64 and float(cost.max()) * N >= _SUM_LIMIT:
+            raise ProblemError("integer costs are too large to sum exactly in int64 (over 2**62 "
+                               "in total); pass floats")
+    return cost, weight, release
+
+
+def _edges_data_bandwidth(a: dict[str, Any], nm: _Names
+                          ) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``edges`` (E, 2) of task indices forming a DAG, ``data`` (E,) >= 0 and ``bandwidth``."""
+    N = len(nm.tasks)
+    edges = _edges(a["edges"], N)
+    data = _vector(a["data"], "data", edges.shape[0], 0.0, "edge").astype(np.float64)
+    _check_values(data, lambda ix: f"data of dependency {ix[0]}", raw=a["data"])
+    bandwidth = _bandwidth(a["bandwidth"], nm.nodes)
+    if edges.shape[0]:  # indices in range, no self loops, no cycles
+        bad = (edges < 0) | (edges >= N)
+        if bad.any():
+            e, c = _first(bad)
+            raise ProblemError(f"dependency {e} refers to task index {edges[e, c]}, but there "
+                               f"are {N} tasks")
+        _check_acyclic(edges, N, nm.tasks)
+    return edges, data, bandwidth
+
+
+def _edges(value: Any, N: int) -> np.ndarray:
+    """``edges`` as an int64 (E, 2) array; float input must hold whole indices in range."""
+    edges = np.zeros((0, 2), np.int64) if value is None else _numeric(value, "edges")
     if edges.shape == (0,):
         edges = np.zeros((0, 2), np.int64)
     if edges.ndim != 2 or edges.shape[1] != 2:
@@ -928,108 +1242,47 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
             raise ProblemError(f"dependency {e} refers to task index {edges[e, c]:g}, but there "
                                f"are {N} tasks")
         edges = edges.astype(np.int64)
-    E = edges.shape[0]
-    data = vector(a["data"], "data", E, 0.0, "edge").astype(np.float64)
+    return edges
 
-    def where(arr: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:
-        return tuple(int(v) for v in np.argwhere(bad)[0])
 
-    def check(arr: np.ndarray, name: str, *, allow_inf: bool = False, positive: bool = False,
-              label: Any) -> None:
-        if arr.dtype.kind == "f":
-            bad = np.isnan(arr)
-            if bad.any():
-                raise ProblemError(f"{label(where(arr, bad))} is NaN")
-            if not allow_inf:
-                bad = np.isinf(arr)
-                if bad.any():
-                    raise ProblemError(f"{label(where(arr, bad))} is infinite")
-        bad = arr <= 0 if positive else arr < 0
-        if bad.any():
-            idx = where(arr, bad)
-            rule = "must be > 0" if positive else "is negative"
-            raise ProblemError(f"{label(idx)} {rule} ({arr[idx].item()!r})")
-
-    check(capacity, "capacity",
-          label=lambda ix: f"capacity of node {node_names[ix[0]]!r} for {resources[ix[1]]!r}")
-    if demand.ndim == 2:
-        check(demand, "demand",
-              label=lambda ix: f"demand of task {task_names[ix[0]]!r} for {resources[ix[1]]!r}")
-    else:
-        check(demand, "demand", label=lambda ix: (
-            f"demand of task {task_names[ix[0]]!r} on node {node_names[ix[1]]!r} "
-            f"for {resources[ix[2]]!r}"))
-    check(speed, "speed", positive=True, label=lambda ix: f"speed of node {node_names[ix[0]]!r}")
-    check(duration, "duration", label=lambda ix: f"duration of task {task_names[ix[0]]!r}")
-    check(weight, "weight", positive=True, label=lambda ix: f"weight of task {task_names[ix[0]]!r}")
-    check(release, "release", label=lambda ix: f"release of task {task_names[ix[0]]!r}")
-    if runtime is not None:
-        check(runtime, "runtime", allow_inf=True, label=lambda ix: (
-            f"runtime of task {task_names[ix[0]]!r} on node {node_names[ix[1]]!r}"))
-    if cost is not None:
-        check(cost, "cost", label=lambda ix: (
-            f"cost of task {task_names[ix[0]]!r} on node {node_names[ix[1]]!r}"))
-    check(data, "data", label=lambda ix: f"data of dependency {ix[0]}")
-
-    # integer data are summed exactly in int64: refuse magnitudes whose sums could overflow
-    big = float(2**62)
-    if capacity.dtype == np.int64:
-        per_task = demand.max(axis=1) if demand.ndim == 3 else demand
-        totals = per_task.astype(np.float64).sum(axis=0)
-        for k in range(K):
-            if totals[k] >= big or float(capacity[:, k].max(initial=0)) >= big:
-                raise ProblemError(f"integer demand or capacity for {resources[k]!r} is too large"
-                                   " to sum exactly in int64 (over 2**62); pass floats")
-    if cost is not None and cost.dtype == np.int64 and float(cost.max()) * N >= big:
-        raise ProblemError("integer costs are too large to sum exactly in int64 (over 2**62 in "
-                           "total); pass floats")
-    if runtime is None:  # runtime is duration / speed: it must stay finite
-        with np.errstate(over="ignore"):
-            worst = duration.max() / speed.min()
-        if not np.isfinite(worst):
-            i, j = int(duration.argmax()), int(speed.argmin())
-            raise ProblemError(f"runtime of task {task_names[i]!r} on node {node_names[j]!r} "
-                               "overflows (duration / speed is infinite)")
-
-    bandwidth = a["bandwidth"]
-    bandwidth = np.float64(math.inf) if bandwidth is None else _numeric(bandwidth, "bandwidth")
+def _bandwidth(value: Any, node_names: Sequence[str]) -> Any:
+    """``bandwidth`` as a float64 scalar > 0, or an (M, M) array > 0 with ``inf`` on the
+    diagonal (no transfer within a node)."""
+    M = len(node_names)
+    bandwidth = np.float64(math.inf) if value is None else _numeric(value, "bandwidth")
     bandwidth = bandwidth.astype(np.float64)
     if bandwidth.ndim == 0:
-        check(bandwidth.reshape(1), "bandwidth", allow_inf=True, positive=True,
-              label=lambda ix: "bandwidth")
-        bandwidth = np.float64(bandwidth)
-    else:
-        if bandwidth.shape != (M, M):
-            raise ProblemError(f"bandwidth must be a number or have shape ({M}, {M}), "
-                               f"got shape {bandwidth.shape}")
-        off = ~np.eye(M, dtype=bool)
-        check(np.where(off, bandwidth, 1.0), "bandwidth", allow_inf=True, positive=True,
-              label=lambda ix: f"bandwidth from node {node_names[ix[0]]!r} to "
-                               f"{node_names[ix[1]]!r}")
-        bandwidth = np.where(off, bandwidth, math.inf)
+        _check_values(bandwidth.reshape(1), lambda ix: "bandwidth", raw=value, allow_inf=True,
+                      positive=True)
+        return np.float64(bandwidth)
+    if bandwidth.shape != (M, M):
+        raise ProblemError(f"bandwidth must be a number or have shape ({M}, {M}), "
+                           f"got shape {bandwidth.shape}")
+    off = ~np.eye(M, dtype=bool)
+    _check_values(np.where(off, bandwidth, 1.0), raw=value, allow_inf=True, positive=True,
+                  label=lambda ix: f"bandwidth from node {node_names[ix[0]]!r} to "
+                                   f"{node_names[ix[1]]!r}")
+    return np.where(off, bandwidth, math.inf)
 
-    # dependencies: indices in range, no self loops, no cycles
-    if E:
-        bad = (edges < 0) | (edges >= N)
-        if bad.any():
-            e, c = where(edges, bad)
-            raise ProblemError(f"dependency {e} refers to task index {edges[e, c]}, but there "
-                               f"are {N} tasks")
-        _check_acyclic(edges, N, task_names)
 
-    # labels
+def _labels_requires(a: dict[str, Any], nm: _Names) -> tuple[
+        tuple[frozenset[str], ...], tuple[tuple[frozenset[str], ...], ...], np.ndarray,
+        np.ndarray]:
+    """``node_labels`` and ``task_requires``, and the compact eligibility they give:
+    ``group_ok`` (G, M) per requirement set and ``task_group`` (N,) (see Problem.label_ok)."""
+    M, N = len(nm.nodes), len(nm.tasks)
     raw_labels = [frozenset()] * M if a["node_labels"] is None else \
         _sequence(a["node_labels"], "node_labels")
     if len(raw_labels) != M:
         raise ProblemError(f"node_labels has {len(raw_labels)} entries but there are {M} nodes")
-    node_labels = tuple(_labels(x, f"labels of node {node_names[j]!r}")
+    node_labels = tuple(_labels(x, f"labels of node {nm.nodes[j]!r}")
                         for j, x in enumerate(raw_labels))
     raw_requires = [()] * N if a["task_requires"] is None else \
         _sequence(a["task_requires"], "task_requires")
     if len(raw_requires) != N:
         raise ProblemError(f"task_requires has {len(raw_requires)} entries but there are "
                            f"{N} tasks")
-    task_requires = tuple(_requirements(x, f"requires of task {task_names[i]!r}")
+    task_requires = tuple(_requirements(x, f"requires of task {nm.tasks[i]!r}")
                           for i, x in enumerate(raw_requires))
     groups: dict[tuple[frozenset[str], ...], int] = {(): 0}
     task_group = np.zeros(N, np.int32)
@@ -1040,12 +1293,13 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
     for key, g in groups.items():
         for alternatives in key:
             group_ok[g] &= np.array([bool(alternatives & lab) for lab in node_labels])
+    return node_labels, task_requires, group_ok, task_group
 
-    gpus, gpu_milli, may_wait = _devices_iv(a, M, N, node_names, task_names)
-    objective = a["objective"]
+
+def _objective_sense(objective: Any, sense: Any) -> tuple[str | None, str]:
+    """The default objective (or None) and the sense (``gpu_allocation`` is always "max")."""
     if objective is not None:
         mode_of(objective)
-    sense = a["sense"]
     if sense not in ("min", "max"):
         raise ProblemError(f"sense must be 'min' or 'max', got {sense!r}")
     if sense == "max" and objective is not None and objective not in MAX_OBJECTIVES:
@@ -1053,46 +1307,40 @@ def _problem_iv(p: Problem, a: dict[str, Any]) -> None:
                            f"to {', '.join(MAX_OBJECTIVES)})")
     if objective in ALWAYS_MAX:
         sense = "max"
-    info = a["info"]
+    return objective, sense
+
+
+def _info(info: Any) -> dict[str, Any]:
+    """``info`` in its JSON form (string keys, lists), so it round-trips exactly."""
     if info is not None and not isinstance(info, Mapping):
         raise ProblemError(f"info must be a mapping (a JSON object), got {type(info).__name__}")
-    try:  # kept in its JSON form (string keys, lists), so it round-trips exactly
-        info = json.loads(json.dumps({} if info is None else dict(info), allow_nan=False))
+    try:
+        return json.loads(json.dumps({} if info is None else dict(info), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ProblemError(f"info must be JSON-serialisable ({exc})") from None
 
-    for field, value in (
-        ("capacity", capacity), ("demand", demand), ("speed", speed), ("duration", duration),
-        ("runtime", runtime), ("cost", cost), ("weight", weight), ("release", release),
-        ("edges", edges), ("data", data), ("gpus", gpus), ("gpu_milli", gpu_milli),
-        ("may_wait", may_wait),
-    ):
-        object.__setattr__(p, field, None if value is None else _freeze(value))
-    p.bandwidth = bandwidth if np.ndim(bandwidth) == 0 else _freeze(bandwidth)
-    p.resources, p.node_names, p.task_names = resources, node_names, task_names
-    p.node_labels, p.task_requires = node_labels, task_requires
-    p.objective, p.sense, p.name, p.info = objective, sense, str(a["name"] or ""), info
-    p._group_ok, p._task_group = _freeze(group_ok), _freeze(task_group)
-    p._cache_allowed = None
 
-    # every task must fit some node (labels, finite runtime, demand within an empty node)
+def _check_fit(p: Problem) -> None:
+    """Every task must fit some node (labels, finite runtime, demand within an empty node)."""
     from gabalance._fit import first_unfit_task
 
     i = first_unfit_task(p)
-    if i >= 0:
-        least = demand[i].min(axis=0) if demand.ndim == 3 else demand[i]
-        need = ", ".join(f"{res}={amount}" for res, amount in zip(resources, least.tolist()))
-        labels = ""
-        if task_requires[i]:
-            labels = " and labels " + " & ".join("|".join(sorted(alt)) for alt in task_requires[i])
-        if gpu_milli[i]:
-            need += f", gpu_milli={int(gpu_milli[i])}"
-        raise ProblemError(f"task {task_names[i]!r} fits no node (it needs {need}{labels})")
+    if i < 0:
+        return
+    least = p.demand[i].min(axis=0) if p.per_node_demand else p.demand[i]
+    need = ", ".join(f"{res}={amount}" for res, amount in zip(p.resources, least.tolist()))
+    labels = ""
+    if p.task_requires[i]:
+        labels = " and labels " + " & ".join("|".join(sorted(alt)) for alt in p.task_requires[i])
+    if p.gpu_milli[i]:
+        need += f", gpu_milli={int(p.gpu_milli[i])}"
+    raise ProblemError(f"task {p.task_names[i]!r} fits no node (it needs {need}{labels})")
 
 
-def _devices_iv(a: dict[str, Any], M: int, N: int, node_names: Sequence[str],
-                task_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _devices_iv(a: dict[str, Any], node_names: Sequence[str], task_names: Sequence[str]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Check ``gpus``, ``gpu_milli`` and ``may_wait`` (the GPU-device model)."""
+    M, N = len(node_names), len(task_names)
     out = []
     for field, value, n, names, owner in (("gpus", a["gpus"], M, node_names, "node"),
                                           ("gpu_milli", a["gpu_milli"], N, task_names, "task")):
@@ -1100,6 +1348,7 @@ def _devices_iv(a: dict[str, Any], M: int, N: int, node_names: Sequence[str],
         if v.shape != (n,):
             raise ProblemError(f"{field} must have shape ({n},) (one per {owner}), "
                                f"got shape {v.shape}")
+        _refuse_wide_ints(value, v, _each(field, owner, names), advice="")
         if v.dtype.kind == "f":
             bad = ~np.isfinite(v) | (v != np.round(v))
             if bad.any():

@@ -262,7 +262,8 @@ def test_runtime_filled_from_numpy_speed():
     (lambda: Problem([[1]], [[1]], task_requires=[{"a": 1}]),
      r"requires of task 't0' must be a list of labels"),
     (lambda: Problem(np.array([[2**64 - 1]], np.uint64), [[1]]),
-     r"capacity holds integers beyond the int64 range; pass floats"),
+     r"integer capacity of node 'n0' for 'r0' is too large for int64 "
+     r"\(18446744073709551615, over 2\*\*63 - 1\); pass floats"),
     (lambda: Problem([[2**62]], [[1]]), r"integer demand or capacity for 'r0' is too large"),
     (lambda: Problem([[2**62 - 1]], [[2**61]] * 3), r"too large to sum exactly in int64"),
     (lambda: Problem([[1]], [[0], [0]], cost=[[2**62], [2**62]]),
@@ -360,3 +361,100 @@ def test_deeply_nested_json_is_a_named_error(tmp_path):
     from gabalance.cli import main
 
     assert main(["show", str(path)]) == 2
+
+
+# --------------------------------------------------------------------------- integers beyond int64
+
+_TOO_LARGE = r"is too large for int64 \({}, over 2\*\*63 - 1\)"
+
+
+@pytest.mark.parametrize("make, message", [
+    # numpy makes these floats (mixed with a float or a negative, or beyond uint64): the
+    # demand 2**63 + 1000 then "fits" the capacity 2**63 + 1
+    (lambda: Problem([[2**63 + 1, 1.5]], [[2**63 + 1000, 0]]),
+     r"integer capacity of node 'n0' for 'r0' " + _TOO_LARGE.format(2**63 + 1) + "; pass floats"),
+    (lambda: Problem([[2**64 + 1]], [[1]]),
+     r"integer capacity of node 'n0' for 'r0' " + _TOO_LARGE.format(2**64 + 1)),
+    (lambda: Problem([[2**2000]], [[1]]),
+     r"integer capacity of node 'n0' for 'r0' " + _TOO_LARGE.format("a 2001-bit integer")),
+    (lambda: Problem([[10, 1]], [[-2**70, 0]]),
+     r"integer demand of task 't0' for 'r0' is too small for int64 \(-1180591620717411303424, "
+     r"under -2\*\*63\); pass floats"),
+    (lambda: Problem([[5], [5]], [[[1], [2**64]]]),
+     r"integer demand of task 't0' on node 'n1' for 'r0' " + _TOO_LARGE.format(2**64)),
+    (lambda: Problem([[5]], [[1]], speed=[2**64]), r"integer speed of node 'n0' is too large"),
+    (lambda: Problem([[5]], [[1]], duration=[2**64]),
+     r"integer duration of task 't0' is too large"),
+    (lambda: Problem([[5]], [[1]], runtime=[[2**64]]),
+     r"integer runtime of task 't0' on node 'n0' is too large"),
+    (lambda: Problem([[5]], [[1], [1]], cost=[[1.5], [2**64]]),
+     r"integer cost of task 't1' on node 'n0' is too large"),
+    (lambda: Problem([[5]], [[1]], weight=np.array([2**64 - 1], np.uint64)),
+     r"integer weight of task 't0' " + _TOO_LARGE.format(2**64 - 1)),
+    (lambda: Problem([[5]], [[1]], release=[2**65]), r"integer release of task 't0' is too large"),
+    (lambda: Problem([[5]], [[1], [1]], edges=[[0, 1]], data=[2**64]),
+     r"integer data of dependency 0 is too large"),
+    (lambda: Problem([[5]], [[1]], bandwidth=2**64), r"integer bandwidth is too large"),
+    (lambda: Problem([[5], [5]], [[1]], bandwidth=[[1, 2**64], [1.5, 1]]),
+     r"integer bandwidth from node 'n0' to 'n1' is too large"),
+    (lambda: Problem([[5]], [[1]], gpus=[2**64]),
+     r"integer gpus of node 'n0' " + _TOO_LARGE.format(2**64) + "$"),
+    (lambda: Problem([[5]], [[1]], gpu_milli=[2**64]),
+     r"integer gpu_milli of task 't0' is too large"),
+])
+def test_integers_beyond_int64_are_refused(make, message):
+    with pytest.raises(ProblemError, match=message):
+        make()
+
+
+def test_large_numbers_within_int64_or_floats_still_pass():
+    assert Problem([[1.5e19]], [[1e19]]).capacity.dtype == np.float64
+    assert Problem([[5]], [[1]], duration=[2**63 - 1]).duration[0] == 2.0**63
+    p = Problem(np.array([[2**61]], np.uint64), [[1]])
+    assert p.capacity.dtype == np.int64 and p.capacity[0, 0] == 2**61
+
+
+@pytest.mark.parametrize("doc_change, message", [
+    (lambda d: (d["nodes"][0]["capacity"].update(cpu=2**63 + 1),
+                d["tasks"][0]["demand"].update(cpu=2**63 + 1000)),
+     r"integer capacity of node 'cpu-1' for 'cpu' " + _TOO_LARGE.format(2**63 + 1)),
+    (lambda d: d["nodes"][1].update(capacity=[2**64, 2]),
+     r"integer capacity of node 'gpu-1' for 'cpu' is too large"),
+    (lambda d: d["tasks"][1]["demand"].update(cpu=-2**64),
+     r"integer demand of task 'T2' for 'cpu' is too small for int64"),
+    (lambda d: [t.update(demand=None, demand_by_node={"cpu-1": {"cpu": 1}, "gpu-1": {"gpu": g}})
+                for t, g in zip(d["tasks"], (1, 0, 2**64))],
+     r"integer demand of task 'T3' on node 'gpu-1' for 'gpu' is too large"),
+    (lambda d: d["nodes"][0].update(speed=2**2000),
+     r"integer speed of node 'cpu-1' " + _TOO_LARGE.format("a 2001-bit integer")),
+    (lambda d: d["tasks"][0].update(duration=2**64), r"integer duration of task 'T1' is too large"),
+    (lambda d: d["tasks"][2]["runtime"].update({"gpu-1": 2**64}),
+     r"integer runtime of task 'T3' on node 'gpu-1' is too large"),
+    (lambda d: d["dependencies"][0].update(data=2**64),  # edge 0 is T3's 'after'
+     r"integer data of dependency 1 is too large"),
+    (lambda d: d.update(bandwidth=[[None, 2**70], [1.5, None]]),
+     r"integer bandwidth from node 'cpu-1' to 'gpu-1' is too large"),
+    (lambda d: d["nodes"][1].update(gpus=2**64), r"integer gpus of node 'gpu-1' is too large"),
+])
+def test_integers_beyond_int64_from_dicts_and_json(doc_change, message):
+    doc = json.loads(json.dumps(SCENARIO))
+    doc_change(doc)
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_dicts(**doc)
+    text = json.dumps({"format": "gabalance-problem", "version": 1, "resources": ["cpu", "gpu"],
+                       **doc})
+    with pytest.raises(ProblemError, match=message):
+        Problem.from_json(text)
+
+
+def test_derived_values_are_not_part_of_a_problem():
+    import pickle
+
+    p, q = small(), small()
+    allowed = p.allowed  # built and memoised on p
+    assert p == q and p.allowed is allowed
+    r = pickle.loads(pickle.dumps(p))
+    assert r == p and np.array_equal(r.allowed, allowed) and r.allowed is not allowed
+    assert Problem.from_json(p.to_json()) == p
+    with pytest.raises(AttributeError, match="immutable"):
+        p._cache_anything = 1
