@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -193,6 +193,23 @@ def ai_cluster(
     Large-Scale Multi-Tenant GPU Clusters for DNN Training Workloads", USENIX ATC 2019.
     """
     rng, seed_int = _rng(seed)
+    _check_ai_cluster_args(n_nodes, n_tasks, gpu_fraction, fill, throughputs, dense_runtime)
+    return _build_ai_cluster(
+        rng, seed_int, int(n_nodes), int(n_tasks), gpu_fraction=gpu_fraction,
+        dependencies=dependencies, throughputs=throughputs, dense_runtime=dense_runtime,
+        objective=objective, fill=fill,
+    )
+
+
+def _check_ai_cluster_args(
+    n_nodes: int,
+    n_tasks: int,
+    gpu_fraction: float,
+    fill: float | None,
+    throughputs: Mapping[Any, Mapping[str, float]] | None,
+    dense_runtime: bool,
+) -> None:
+    """Raise ValueError on invalid :func:`ai_cluster` arguments."""
     if int(n_nodes) < 1 or int(n_tasks) < 1:
         raise ValueError("n_nodes and n_tasks must be >= 1")
     if not 0.0 <= gpu_fraction <= 1.0:
@@ -202,9 +219,88 @@ def ai_cluster(
         raise ValueError(f"fill must be a number in (0, 1], got {fill!r}")
     if throughputs is not None and not dense_runtime:
         raise ValueError("throughputs give a per-GPU-model runtime, which needs dense_runtime")
-    M, N = int(n_nodes), int(n_tasks)
 
-    # ---- nodes
+
+def _build_ai_cluster(
+    rng: np.random.Generator,
+    seed_int: int | None,
+    M: int,
+    N: int,
+    *,
+    gpu_fraction: float,
+    dependencies: bool,
+    throughputs: Mapping[Any, Mapping[str, float]] | None,
+    dense_runtime: bool,
+    objective: str,
+    fill: float | None,
+) -> Problem:
+    """The body of :func:`ai_cluster`, its arguments checked: draw nodes, then tasks."""
+    nodes = _build_nodes(rng, M, gpu_fraction)
+    n_gpu = int(np.count_nonzero(nodes.model >= 0))
+    g_max = int(nodes.model_max.max())
+    by_sf = _throughput_entries(throughputs) if throughputs is not None else None
+    train_sfs = [s for s in _SCALE_FACTORS if s <= g_max and (by_sf is None or s in by_sf)]
+    if by_sf is not None and n_gpu and not train_sfs:
+        raise ValueError("throughputs has no usable entry with a GPU count the nodes offer")
+
+    kind, group_release, edges, data = _build_task_graph(rng, N, dependencies, n_gpu)
+    gpu, cpu, demand = _build_demands(rng, kind, n_gpu, train_sfs, g_max, by_sf)
+    requires = _build_requirements(rng, kind, gpu, nodes.model_max)
+    capacity = nodes.capacity
+    units = {"cpu": "cores", "gpu": "GPUs", "mem_gb": "GB"}
+    if fill is not None:
+        capacity, demand = _fitted(capacity, demand, nodes.labels, requires, float(fill))
+        units = {"cpu": "1/1000 core", "gpu": "1/1000 GPU", "mem_gb": "MB"}
+
+    # ---- times (seconds)
+    is_train = kind == _TRAIN
+    t_v100 = np.where(is_train, _log_uniform(rng, 600.0, 14400.0, N),
+                      _log_uniform(rng, 30.0, 600.0, N))  # GPU tasks, on a V100
+    t_cpu = _log_uniform(rng, 120.0, 3600.0, N)  # data tasks, on a speed-1 node
+    duration, runtime, job_names = _build_durations(rng, nodes, kind, gpu, t_v100, t_cpu, by_sf,
+                                                    dense_runtime)
+    weight, release = _build_weights_releases(rng, kind, gpu, cpu, t_v100, t_cpu, capacity,
+                                              group_release)
+
+    task_names = [f"{_KIND_NAMES[k]}-{i:0{len(str(N - 1))}d}" for i, k in enumerate(kind)]
+    extra: dict[str, Any] = {}
+    if throughputs is not None:
+        extra["job_types"] = {task_names[int(i)]: v for i, v in job_names.items()}
+    info: dict[str, Any] = {
+        "generator": "gabalance.generate.ai_cluster",
+        "seed": seed_int,
+        "params": {"n_nodes": M, "n_tasks": N, "gpu_fraction": gpu_fraction,
+                   "dependencies": bool(dependencies), "dense_runtime": bool(dense_runtime),
+                   "throughputs": throughputs is not None, "fill": fill},
+        "units": {"time": "s", "data": "GB", "bandwidth": "GB/s", **units},
+        "kinds": {name: int(np.sum(kind == k)) for k, name in enumerate(_KIND_NAMES)},
+        **extra,
+    }
+    return Problem(
+        capacity, demand, resources=("cpu", "gpu", "mem_gb"), speed=nodes.speed,
+        duration=duration, runtime=runtime, weight=weight, release=release, edges=edges,
+        data=data, bandwidth=1.25, task_names=task_names,
+        node_names=_names(nodes.node_type, M), node_labels=nodes.labels,
+        task_requires=requires, objective=objective,
+        name=f"ai_cluster-{M}x{N}" + ("" if seed_int is None else f"-seed{seed_int}"),
+        info=info,
+    )
+
+
+class _Nodes(NamedTuple):
+    """The drawn nodes of :func:`ai_cluster`."""
+
+    node_type: list[str]
+    capacity: np.ndarray  # (M, 3) int64: cores, GPUs, GB
+    speed: np.ndarray  # GPU factor on GPU nodes, CPU speed on CPU nodes
+    cpu_speed: np.ndarray
+    model: np.ndarray  # index into GPU_MODELS, -1 for CPU nodes
+    labels: list[tuple[str, ...]]
+    model_max: np.ndarray  # largest GPU count per model present (0 = model absent)
+
+
+def _build_nodes(rng: np.random.Generator, M: int, gpu_fraction: float) -> _Nodes:
+    """Draw the CPU and GPU node types of :func:`ai_cluster` (CPU nodes first)."""
     n_gpu = min(M, int(np.rint(gpu_fraction * M)))
     if gpu_fraction > 0 and n_gpu == 0:
         n_gpu = 1
@@ -214,9 +310,9 @@ def ai_cluster(
     gpu_draw = rng.choice(len(gpu_types), n_gpu, p=[GPU_NODE_TYPES[t][5] for t in gpu_types])
     node_type = [cpu_types[t] for t in cpu_draw] + [gpu_types[t] for t in gpu_draw]
     capacity = np.zeros((M, 3), np.int64)
-    speed = np.ones(M)  # GPU factor on GPU nodes, CPU speed on CPU nodes
+    speed = np.ones(M)
     cpu_speed = np.ones(M)
-    node_model = np.full(M, -1, np.int64)  # index into GPU_MODELS, -1 for CPU nodes
+    node_model = np.full(M, -1, np.int64)
     node_labels: list[tuple[str, ...]] = []
     for j, t in enumerate(node_type):
         if t in CPU_NODE_TYPES:
@@ -230,53 +326,19 @@ def ai_cluster(
             speed[j], cpu_speed[j] = GPU_SPEED[model], cs
             node_model[j] = GPU_MODELS.index(model)
             node_labels.append(("gpu", f"gpu={model}"))
-    gpu_nodes = np.flatnonzero(node_model >= 0)
-    # largest GPU count per model present (0 = model absent)
     model_max = np.zeros(len(GPU_MODELS), np.int64)
-    for node in gpu_nodes:
+    for node in np.flatnonzero(node_model >= 0):
         model_max[node_model[node]] = max(model_max[node_model[node]], capacity[node, 1])
-    g_max = int(model_max.max())
+    return _Nodes(node_type, capacity, speed, cpu_speed, node_model, node_labels, model_max)
 
-    by_sf = _throughput_entries(throughputs) if throughputs is not None else None
-    train_sfs = [s for s in _SCALE_FACTORS if s <= g_max and (by_sf is None or s in by_sf)]
-    if by_sf is not None and n_gpu and not train_sfs:
-        raise ValueError("throughputs has no usable entry with a GPU count the nodes offer")
 
-    # ---- task kinds and dependencies
+def _build_task_graph(rng: np.random.Generator, N: int, dependencies: bool,
+                      n_gpu: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Task kinds, release groups, and the edges (E, 2) with their data (E,), sorted."""
     edge_parts: list[np.ndarray] = []
     data_parts: list[np.ndarray] = []
     if dependencies:
-        n_data = rng.choice(4, N, p=[0.15, 0.45, 0.25, 0.15])
-        n_inf = rng.choice(3, N, p=[0.3, 0.5, 0.2])
-        size = n_data + 1 + n_inf
-        ends = np.cumsum(size)
-        P = int(np.searchsorted(ends, N)) + 1  # pipelines used (the last may be cut short)
-        start = ends[:P] - size[:P]
-        pid = np.repeat(np.arange(P), size[:P])[:N]
-        pos = np.arange(N) - start[pid]
-        kind = np.where(pos < n_data[pid], _DATA, np.where(pos == n_data[pid], _TRAIN, _INFER))
-        train_of = start + n_data[:P]  # training task of each pipeline (may be >= N)
-        ds_size = np.round(_log_uniform(rng, 1.0, 50.0, N), 2)
-        model_size = np.round(_log_uniform(rng, 0.1, 5.0, N), 2)
-        # data -> train within a pipeline
-        d = np.flatnonzero((kind == _DATA) & (train_of[pid] < N))
-        edge_parts.append(np.stack([d, train_of[pid[d]]], axis=1))
-        data_parts.append(ds_size[d])
-        # train -> infer within a pipeline
-        f = np.flatnonzero(kind == _INFER)
-        edge_parts.append(np.stack([train_of[pid[f]], f], axis=1))
-        data_parts.append(model_size[train_of[pid[f]]])
-        # fan-in across pipelines: shared data sets and ensembles
-        u_pick, u_share = rng.random(N), rng.random(N)
-        for src_kind, dst_kind, sizes in ((_DATA, _TRAIN, ds_size), (_TRAIN, _INFER, model_size)):
-            src = np.flatnonzero(kind == src_kind)
-            dst = np.flatnonzero((kind == dst_kind) & (u_share < 0.1))
-            count = np.searchsorted(src, start[pid[dst]])  # sources in earlier pipelines
-            dst, count = dst[count > 0], count[count > 0]
-            s = src[(u_pick[dst] * count).astype(np.int64)]
-            edge_parts.append(np.stack([s, dst], axis=1))
-            data_parts.append(sizes[s])
-        group_release = pid
+        kind, group_release = _build_pipelines(rng, N, edge_parts, data_parts)
     else:
         kind = rng.choice(3, N, p=[0.3, 0.4, 0.3])
         group_release = np.arange(N)
@@ -286,9 +348,50 @@ def ai_cluster(
                                                                                    np.int64)
     data = np.concatenate(data_parts) if data_parts else np.zeros(0)
     order = np.lexsort((edges[:, 0], edges[:, 1])) if len(edges) else np.zeros(0, np.int64)
-    edges, data = edges[order], data[order]
+    return kind, group_release, edges[order], data[order]
 
-    # ---- demands
+
+def _build_pipelines(rng: np.random.Generator, N: int, edge_parts: list[np.ndarray],
+                     data_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pipelines ``data* -> train -> infer*`` plus fan-in edges; returns (kind, pipeline)."""
+    n_data = rng.choice(4, N, p=[0.15, 0.45, 0.25, 0.15])
+    n_inf = rng.choice(3, N, p=[0.3, 0.5, 0.2])
+    size = n_data + 1 + n_inf
+    ends = np.cumsum(size)
+    P = int(np.searchsorted(ends, N)) + 1  # pipelines used (the last may be cut short)
+    start = ends[:P] - size[:P]
+    pid = np.repeat(np.arange(P), size[:P])[:N]
+    pos = np.arange(N) - start[pid]
+    kind = np.where(pos < n_data[pid], _DATA, np.where(pos == n_data[pid], _TRAIN, _INFER))
+    train_of = start + n_data[:P]  # training task of each pipeline (may be >= N)
+    ds_size = np.round(_log_uniform(rng, 1.0, 50.0, N), 2)
+    model_size = np.round(_log_uniform(rng, 0.1, 5.0, N), 2)
+    # data -> train within a pipeline
+    d = np.flatnonzero((kind == _DATA) & (train_of[pid] < N))
+    edge_parts.append(np.stack([d, train_of[pid[d]]], axis=1))
+    data_parts.append(ds_size[d])
+    # train -> infer within a pipeline
+    f = np.flatnonzero(kind == _INFER)
+    edge_parts.append(np.stack([train_of[pid[f]], f], axis=1))
+    data_parts.append(model_size[train_of[pid[f]]])
+    # fan-in across pipelines: shared data sets and ensembles
+    u_pick, u_share = rng.random(N), rng.random(N)
+    for src_kind, dst_kind, sizes in ((_DATA, _TRAIN, ds_size), (_TRAIN, _INFER, model_size)):
+        src = np.flatnonzero(kind == src_kind)
+        dst = np.flatnonzero((kind == dst_kind) & (u_share < 0.1))
+        count = np.searchsorted(src, start[pid[dst]])  # sources in earlier pipelines
+        dst, count = dst[count > 0], count[count > 0]
+        s = src[(u_pick[dst] * count).astype(np.int64)]
+        edge_parts.append(np.stack([s, dst], axis=1))
+        data_parts.append(sizes[s])
+    return kind, pid
+
+
+def _build_demands(rng: np.random.Generator, kind: np.ndarray, n_gpu: int, train_sfs: list[int],
+                   g_max: int, by_sf: dict[int, list[tuple[str, np.ndarray]]] | None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GPUs (N,), cores (N,) and the demand (N, 3) int64 of every task."""
+    N = len(kind)
     is_train, is_infer, is_data = kind == _TRAIN, kind == _INFER, kind == _DATA
     gpu: np.ndarray = np.zeros(N, np.int64)
     if n_gpu:
@@ -304,9 +407,14 @@ def ai_cluster(
     data_mem = rng.integers(4, 65, N)  # draw order matters: the bundled instance depends on it
     gpu_mem = np.where(is_train, gpu * rng.integers(8, 49, N), gpu * rng.integers(4, 33, N))
     mem_gb = np.where(is_data, data_mem, gpu_mem)
-    demand = np.stack([cpu, gpu, mem_gb], axis=1).astype(np.int64)
+    return gpu, cpu, np.stack([cpu, gpu, mem_gb], axis=1).astype(np.int64)
 
-    # ---- label requirements: every GPU task needs "gpu"; some training tasks pin a model
+
+def _build_requirements(rng: np.random.Generator, kind: np.ndarray, gpu: np.ndarray,
+                        model_max: np.ndarray) -> list[tuple[str, ...]]:
+    """Label requirements: every GPU task needs "gpu"; some training tasks pin a model."""
+    N = len(kind)
+    is_train, is_data = kind == _TRAIN, kind == _DATA
     requires: list[tuple[str, ...]] = [()] * N
     pin_u, pin_pick = rng.random(N), rng.random(N)
     for i in np.flatnonzero(~is_data):
@@ -314,76 +422,81 @@ def ai_cluster(
         if is_train[i] and pin_u[i] < 0.1:
             models = np.flatnonzero(model_max >= gpu[i])
             requires[i] = ("gpu", f"gpu={GPU_MODELS[models[int(pin_pick[i] * len(models))]]}")
+    return requires
 
-    units = {"cpu": "cores", "gpu": "GPUs", "mem_gb": "GB"}
-    if fill is not None:
-        capacity, demand = _fitted(capacity, demand, node_labels, requires, float(fill))
-        units = {"cpu": "1/1000 core", "gpu": "1/1000 GPU", "mem_gb": "MB"}
 
-    # ---- times (seconds)
-    t_v100 = np.where(is_train, _log_uniform(rng, 600.0, 14400.0, N),
-                      _log_uniform(rng, 30.0, 600.0, N))  # GPU tasks, on a V100
-    t_cpu = _log_uniform(rng, 120.0, 3600.0, N)  # data tasks, on a speed-1 node
-    runtime = None
-    info: dict[str, Any] = {}
+def _build_durations(rng: np.random.Generator, nodes: _Nodes, kind: np.ndarray, gpu: np.ndarray,
+                     t_v100: np.ndarray, t_cpu: np.ndarray,
+                     by_sf: dict[int, list[tuple[str, np.ndarray]]] | None, dense_runtime: bool,
+                     ) -> tuple[np.ndarray, np.ndarray | None, dict[str, str]]:
+    """Durations on a speed-1 node, the (N, M) runtime (or None) and the Gavel job types."""
+    is_data = kind == _DATA
     gpu_tasks = np.flatnonzero(~is_data)
-    if throughputs is not None:
-        thr = np.ones((N, len(GPU_MODELS)))
-        job_names: dict[str, str] = {}
-        pick = rng.random(N)
-        for i in gpu_tasks:
-            entries = by_sf[int(gpu[i])]  # type: ignore[index]
-            job, thr[i] = entries[int(pick[i] * len(entries))]
-            job_names[str(i)] = f"{job} x{int(gpu[i])}"
+    thr: np.ndarray | None = None
+    steps: np.ndarray | None = None
+    job_names: dict[str, str] = {}
+    if by_sf is not None:
+        thr, job_names = _build_gavel_jobs(rng, gpu, gpu_tasks, by_sf)
         steps = t_v100 * thr[:, GPU_MODELS.index("v100")]
         duration = np.where(is_data, t_cpu, steps / thr[:, GPU_MODELS.index("k80")])
     else:
         duration = np.where(is_data, t_cpu, t_v100 * GPU_SPEED["v100"])
     duration = np.round(duration, 1)
+    runtime = None
     if dense_runtime:
-        runtime = np.full((N, M), np.inf)
-        d = np.flatnonzero(is_data)
-        runtime[d] = duration[d, None] / cpu_speed[None, :]
-        if len(gpu_nodes) and len(gpu_tasks):
-            models = node_model[gpu_nodes]
-            if throughputs is not None:
-                per_model = steps[gpu_tasks, None] / thr[gpu_tasks]
-            else:
-                aff = np.exp(rng.normal(0.0, 0.25, (N, len(GPU_MODELS))))[gpu_tasks]
-                factor = np.array([GPU_SPEED[g] for g in GPU_MODELS])
-                per_model = duration[gpu_tasks, None] / factor[None, :] * aff
-            runtime[np.ix_(gpu_tasks, gpu_nodes)] = per_model[:, models]
-        runtime = np.round(runtime, 1)
+        runtime = _build_runtime(rng, nodes, duration, is_data, gpu_tasks, thr, steps)
+    return duration, runtime, job_names
 
-    # ---- weights and releases
+
+def _build_gavel_jobs(rng: np.random.Generator, gpu: np.ndarray, gpu_tasks: np.ndarray,
+                      by_sf: dict[int, list[tuple[str, np.ndarray]]],
+                      ) -> tuple[np.ndarray, dict[str, str]]:
+    """A Gavel job type per GPU task: throughputs (N, 3) and names by task index (str)."""
+    thr = np.ones((len(gpu), len(GPU_MODELS)))
+    job_names: dict[str, str] = {}
+    pick = rng.random(len(gpu))
+    for i in gpu_tasks:
+        entries = by_sf[int(gpu[i])]
+        job, thr[i] = entries[int(pick[i] * len(entries))]
+        job_names[str(i)] = f"{job} x{int(gpu[i])}"
+    return thr, job_names
+
+
+def _build_runtime(rng: np.random.Generator, nodes: _Nodes, duration: np.ndarray,
+                   is_data: np.ndarray, gpu_tasks: np.ndarray, thr: np.ndarray | None,
+                   steps: np.ndarray | None) -> np.ndarray:
+    """The dense (N, M) runtime: CPU speed for data tasks, per-GPU-model for GPU tasks."""
+    N, M = len(duration), len(nodes.speed)
+    runtime = np.full((N, M), np.inf)
+    d = np.flatnonzero(is_data)
+    runtime[d] = duration[d, None] / nodes.cpu_speed[None, :]
+    gpu_nodes = np.flatnonzero(nodes.model >= 0)
+    if len(gpu_nodes) and len(gpu_tasks):
+        models = nodes.model[gpu_nodes]
+        if thr is not None and steps is not None:
+            per_model = steps[gpu_tasks, None] / thr[gpu_tasks]
+        else:
+            aff = np.exp(rng.normal(0.0, 0.25, (N, len(GPU_MODELS))))[gpu_tasks]
+            factor = np.array([GPU_SPEED[g] for g in GPU_MODELS])
+            per_model = duration[gpu_tasks, None] / factor[None, :] * aff
+        runtime[np.ix_(gpu_tasks, gpu_nodes)] = per_model[:, models]
+    return np.round(runtime, 1)
+
+
+def _build_weights_releases(rng: np.random.Generator, kind: np.ndarray, gpu: np.ndarray,
+                            cpu: np.ndarray, t_v100: np.ndarray, t_cpu: np.ndarray,
+                            capacity: np.ndarray, group_release: np.ndarray,
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (N,) and release times (N,), uniform over half the estimated load."""
+    N = len(kind)
+    is_train, is_infer, is_data = kind == _TRAIN, kind == _INFER, kind == _DATA
     weight = np.where(is_infer, 4.0, np.where(is_train & (rng.random(N) < 0.2), 2.0, 1.0))
     gpu_work = float(np.sum(t_v100[~is_data] * gpu[~is_data]))
     cpu_work = float(np.sum(t_cpu[is_data] * cpu[is_data]))
     load = max(gpu_work / max(int(capacity[:, 1].sum()), 1),
                cpu_work / max(int(capacity[:, 0].sum()), 1))
     release = np.round(rng.uniform(0.0, 0.5 * load, N))[group_release]
-
-    task_names = [f"{_KIND_NAMES[k]}-{i:0{len(str(N - 1))}d}" for i, k in enumerate(kind)]
-    if throughputs is not None:
-        info["job_types"] = {task_names[int(i)]: v for i, v in job_names.items()}
-    info = {
-        "generator": "gabalance.generate.ai_cluster",
-        "seed": seed_int,
-        "params": {"n_nodes": M, "n_tasks": N, "gpu_fraction": gpu_fraction,
-                   "dependencies": bool(dependencies), "dense_runtime": bool(dense_runtime),
-                   "throughputs": throughputs is not None, "fill": fill},
-        "units": {"time": "s", "data": "GB", "bandwidth": "GB/s", **units},
-        "kinds": {name: int(np.sum(kind == k)) for k, name in enumerate(_KIND_NAMES)},
-        **info,
-    }
-    return Problem(
-        capacity, demand, resources=("cpu", "gpu", "mem_gb"), speed=speed, duration=duration,
-        runtime=runtime, weight=weight, release=release, edges=edges, data=data,
-        bandwidth=1.25, task_names=task_names, node_names=_names(node_type, M),
-        node_labels=node_labels, task_requires=requires, objective=objective,
-        name=f"ai_cluster-{M}x{N}" + ("" if seed_int is None else f"-seed{seed_int}"),
-        info=info,
-    )
+    return weight, release
 
 
 def _fitted(capacity: np.ndarray, demand: np.ndarray, node_labels: Sequence[Sequence[str]],
@@ -496,6 +609,31 @@ def random_dag(
     """
     rng, seed_int = _rng(seed)
     v, out_degree, n_procs = int(v), int(out_degree), int(n_procs)
+    _check_random_dag_args(v, out_degree, n_procs, alpha, w_dag, ccr, beta, speeds)
+    widths = _build_level_widths(rng, v, alpha, out_degree)
+    bounds = np.concatenate([[0], np.cumsum(widths)])
+    level = np.repeat(np.arange(len(widths)), widths)
+    edges = _build_dag_edges(rng, v, out_degree, bounds, level)
+    runtime, speed, duration, mean_comp = _build_dag_costs(rng, v, n_procs, w_dag, beta, speeds)
+    u = rng.uniform(0.0, 2.0, len(edges))
+    data = u * (ccr * mean_comp / u.mean()) if len(u) and u.mean() > 0 else np.zeros(len(u))
+    params: dict[str, Any] = {"v": v, "alpha": alpha, "out_degree": out_degree, "ccr": ccr,
+                              "beta": beta, "n_procs": n_procs, "w_dag": w_dag}
+    if speeds:
+        params["speeds"] = True
+    return Problem(
+        np.ones((n_procs, 1), np.int64), np.ones((v, 1), np.int64), resources=("slots",),
+        speed=speed, duration=duration, runtime=runtime, edges=edges, data=data,
+        bandwidth=1.0, node_names=[f"p{j}" for j in range(n_procs)], objective="makespan",
+        name=f"random_dag-v{v}" + ("" if seed_int is None else f"-seed{seed_int}"),
+        info={"generator": "gabalance.generate.random_dag", "seed": seed_int,
+              "params": params, "levels": level.tolist()},
+    )
+
+
+def _check_random_dag_args(v: int, out_degree: int, n_procs: int, alpha: float, w_dag: float,
+                           ccr: float, beta: float, speeds: bool) -> None:
+    """Raise ValueError on invalid :func:`random_dag` arguments."""
     if v < 1 or n_procs < 1 or out_degree < 1:
         raise ValueError("v, n_procs and out_degree must be >= 1")
     if not alpha > 0 or not w_dag > 0 or not ccr >= 0 or not 0 <= beta <= 2:
@@ -504,6 +642,10 @@ def random_dag(
         raise ValueError("with speeds=True beta must be < 2 (a processor's runtime factor "
                          "1/speed is drawn from [1 - beta/2, 1 + beta/2] and must stay > 0)")
 
+
+def _build_level_widths(rng: np.random.Generator, v: int, alpha: float,
+                        out_degree: int) -> list[int]:
+    """Level widths uniform on [1, 2 w - 1], each at most ``out_degree`` times the last."""
     w_mean = max(1, int(np.rint(alpha * math.sqrt(v))))
     widths: list[int] = []
     total = 0
@@ -514,17 +656,21 @@ def random_dag(
         width = min(width, v - total)
         widths.append(width)
         total += width
-    bounds = np.concatenate([[0], np.cumsum(widths)])
-    level = np.repeat(np.arange(len(widths)), widths)
+    return widths
 
+
+def _build_dag_edges(rng: np.random.Generator, v: int, out_degree: int, bounds: np.ndarray,
+                     level: np.ndarray) -> np.ndarray:
+    """Edges (E, 2) int64: a parent in the level above, then extra later successors."""
+    n_levels = len(bounds) - 1
     succ: list[list[int]] = [[] for _ in range(v)]
-    for lv in range(1, len(widths)):
+    for lv in range(1, n_levels):
         parents = np.arange(bounds[lv - 1], bounds[lv])
         children = rng.permutation(np.arange(bounds[lv], bounds[lv + 1]))
         for k, c in enumerate(children):
             succ[int(parents[k % len(parents)])].append(int(c))
     target = rng.integers(1, out_degree + 1, v)
-    for i in range(int(bounds[-2]) if len(widths) > 1 else 0):
+    for i in range(int(bounds[-2]) if n_levels > 1 else 0):
         lo = int(bounds[level[i] + 1])
         have = set(succ[i])
         need = int(target[i]) - len(have)
@@ -540,9 +686,14 @@ def random_dag(
                 have.add(c)
                 succ[i].append(c)
                 need -= 1
-    edges = np.array([(i, c) for i in range(v) for c in sorted(succ[i])],
-                     np.int64).reshape(-1, 2)
+    return np.array([(i, c) for i in range(v) for c in sorted(succ[i])],
+                    np.int64).reshape(-1, 2)
 
+
+def _build_dag_costs(rng: np.random.Generator, v: int, n_procs: int, w_dag: float, beta: float,
+                     speeds: bool) -> tuple[np.ndarray | None, np.ndarray | None,
+                                            np.ndarray | None, float]:
+    """(runtime, speed, duration, mean computation cost): unrelated or related processors."""
     w = rng.uniform(0.0, 2.0 * w_dag, v)
     runtime: np.ndarray | None = None
     speed: np.ndarray | None = None
@@ -555,20 +706,7 @@ def random_dag(
         runtime = rng.uniform(w[:, None] * (1 - beta / 2), w[:, None] * (1 + beta / 2),
                               (v, n_procs))
         mean_comp = float(runtime.mean())
-    u = rng.uniform(0.0, 2.0, len(edges))
-    data = u * (ccr * mean_comp / u.mean()) if len(u) and u.mean() > 0 else np.zeros(len(u))
-    params: dict[str, Any] = {"v": v, "alpha": alpha, "out_degree": out_degree, "ccr": ccr,
-                              "beta": beta, "n_procs": n_procs, "w_dag": w_dag}
-    if speeds:
-        params["speeds"] = True
-    return Problem(
-        np.ones((n_procs, 1), np.int64), np.ones((v, 1), np.int64), resources=("slots",),
-        speed=speed, duration=duration, runtime=runtime, edges=edges, data=data,
-        bandwidth=1.0, node_names=[f"p{j}" for j in range(n_procs)], objective="makespan",
-        name=f"random_dag-v{v}" + ("" if seed_int is None else f"-seed{seed_int}"),
-        info={"generator": "gabalance.generate.random_dag", "seed": seed_int,
-              "params": params, "levels": level.tolist()},
-    )
+    return runtime, speed, duration, mean_comp
 
 
 # --------------------------------------------------------------------------- GAP

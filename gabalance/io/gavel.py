@@ -196,15 +196,7 @@ def read_gavel(
     "Heterogeneity-Aware Cluster Scheduling Policies for Deep Learning Workloads", OSDI 2020
     (stanford-futuredata/gavel).
     """
-    if oversize not in ("error", "drop"):
-        raise ProblemError(f"oversize must be 'error' or 'drop', got {oversize!r}")
-    if isinstance(gpus_per_node, bool) or not isinstance(gpus_per_node, (int, np.integer)) \
-            or gpus_per_node <= 0:
-        raise ProblemError(f"gpus_per_node must be a positive integer, got {gpus_per_node!r}")
-    gpus_per_node = int(gpus_per_node)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
-                              or limit <= 0):
-        raise ProblemError(f"limit must be a positive integer or None, got {limit!r}")
+    gpus_per_node = _check_gavel_args(gpus_per_node, oversize, limit)
     cluster = dict(DEFAULT_CLUSTER if cluster is None else cluster)
     throughputs = _all_throughputs(throughputs_json)
 
@@ -217,85 +209,11 @@ def read_gavel(
     expanded = servers(cluster, gpus_per_node)
     node_names = [n for n, _ in expanded]
     node_type = [workers.index(w) for _, w in expanded]
-    node_type_arr = np.array(node_type, np.int64)
 
-    text, where = read_text(trace)
-    n_fields = None
-    jobs_read = 0
-    dropped = {"oversize": 0, "no_throughput": 0}
-    names: list[str] = []
-    job_types: list[str] = []
-    lines: list[int] = []
-    scale: list[int] = []
-    rows: list[np.ndarray] = []  # runtime per worker type
-    release: list[float] = []
-    weight: list[float] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        if limit is not None and len(names) >= limit:
-            break
-        at = f"{where} line {lineno}"
-        fields = raw.rstrip("\r\n").split("\t")
-        if len(fields) not in (7, 10):
-            raise FormatError(f"{at}: {len(fields)} tab-separated fields; a Gavel trace line "
-                              "has 10 (job_type, command, working_directory, num_steps_arg, "
-                              "needs_data_dir, total_steps, scale_factor, priority_weight, SLO, "
-                              "arrival_time) or 7 (job_type, command, num_steps_arg, "
-                              "needs_data_dir, total_steps, arrival_time, scale_factor)")
-        if n_fields is None:
-            n_fields = len(fields)
-        elif len(fields) != n_fields:
-            raise FormatError(f"{at}: {len(fields)} fields, but earlier lines have {n_fields}")
-        rec = dict(zip(_FIELDS_10 if n_fields == 10 else _FIELDS_7, fields))
-        job_index = jobs_read
-        jobs_read += 1
-        job_type = rec["job_type"].strip()
-        steps = _parse_int(rec["total_steps"], at, "total_steps")
-        sf = _parse_int(rec["scale_factor"], at, "scale_factor")
-        arrival = _parse_float(rec["arrival_time"], at, "arrival_time")
-        prio = _parse_float(rec["priority_weight"], at, "priority_weight") \
-            if n_fields == 10 else 1.0
-        if steps < 0:
-            raise FormatError(f"{at}: total_steps {steps} is negative")
-        if sf <= 0:
-            raise FormatError(f"{at}: scale_factor {sf} must be >= 1")
-        if arrival < 0:
-            raise FormatError(f"{at}: arrival_time {arrival} is negative")
-        if prio <= 0:
-            raise FormatError(f"{at}: priority_weight {prio} must be > 0")
-        if sf > gpus_per_node:
-            if oversize == "error":
-                raise FormatError(f"{at}: job {job_index} ({job_type}) needs scale_factor={sf} "
-                                  f"GPUs but a server has gpus_per_node={gpus_per_node}; pass "
-                                  "oversize='drop' to skip such jobs or raise gpus_per_node")
-            dropped["oversize"] += 1
-            continue
-        key = (job_type, sf)
-        thr = np.array([throughputs[w].get(key, 0.0) for w in workers])
-        with np.errstate(divide="ignore"):
-            rt = np.where(thr > 0, steps / np.where(thr > 0, thr, 1.0), np.inf)
-        if not np.isfinite(rt).any():
-            if oversize == "error":
-                raise FormatError(f"{at}: job {job_index} ({job_type}, scale_factor={sf}) has "
-                                  "no positive measured throughput on any worker type of the "
-                                  f"cluster ({', '.join(workers)}); pass oversize='drop' to "
-                                  "skip such jobs")
-            dropped["no_throughput"] += 1
-            continue
-        names.append(f"job{job_index}")
-        job_types.append(job_type)
-        lines.append(lineno)
-        scale.append(sf)
-        rows.append(rt)
-        release.append(arrival)
-        weight.append(prio)
-    if not names:
-        raise FormatError(f"{where}: no jobs to schedule ({jobs_read} read, "
-                          f"{dropped['oversize']} oversize and {dropped['no_throughput']} "
-                          "without throughput dropped)")
-
-    runtime = np.stack(rows)[:, node_type_arr]
+    where, n_fields, jobs_read, dropped, kept = _read_gavel_trace(
+        trace, throughputs, workers, gpus_per_node, oversize, limit)
+    names, job_types, lines, scale, rows, release, weight = ([*c] for c in zip(*kept))
+    runtime = np.stack(rows)[:, np.array(node_type, np.int64)]
     duration = np.min(np.stack(rows), axis=1)
     info: dict[str, Any] = {
         "source": "Gavel (Narayanan et al., OSDI 2020)",
@@ -316,3 +234,98 @@ def read_gavel(
             node_labels=[frozenset([f"gpu={workers[t]}"]) for t in node_type],
             objective="weighted_completion", name=stem(trace), info=info,
         )
+
+
+def _check_gavel_args(gpus_per_node: int, oversize: str, limit: int | None) -> int:
+    """Raise ProblemError on invalid :func:`read_gavel` arguments; ``gpus_per_node`` as int."""
+    if oversize not in ("error", "drop"):
+        raise ProblemError(f"oversize must be 'error' or 'drop', got {oversize!r}")
+    if isinstance(gpus_per_node, bool) or not isinstance(gpus_per_node, (int, np.integer)) \
+            or gpus_per_node <= 0:
+        raise ProblemError(f"gpus_per_node must be a positive integer, got {gpus_per_node!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                              or limit <= 0):
+        raise ProblemError(f"limit must be a positive integer or None, got {limit!r}")
+    return int(gpus_per_node)
+
+
+def _read_gavel_trace(
+    trace: PathLike,
+    throughputs: Mapping[str, Mapping[tuple[str, int], float]],
+    workers: list[str],
+    gpus_per_node: int,
+    oversize: str,
+    limit: int | None,
+) -> tuple[str, int | None, int, dict[str, int], list[tuple[Any, ...]]]:
+    """(where, field count, jobs read, drop counts, kept jobs) of a trace, checked."""
+    # a kept job: (name, job type, line, scale factor, runtime per worker type, arrival, weight)
+    text, where = read_text(trace)
+    n_fields = None
+    jobs_read = 0
+    dropped = {"oversize": 0, "no_throughput": 0}
+    kept: list[tuple[Any, ...]] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        if limit is not None and len(kept) >= limit:
+            break
+        at = f"{where} line {lineno}"
+        n_fields, job_type, steps, sf, arrival, prio = _parse_trace_line(raw, at, n_fields)
+        job_index = jobs_read
+        jobs_read += 1
+        if sf > gpus_per_node:
+            if oversize == "error":
+                raise FormatError(f"{at}: job {job_index} ({job_type}) needs scale_factor={sf} "
+                                  f"GPUs but a server has gpus_per_node={gpus_per_node}; pass "
+                                  "oversize='drop' to skip such jobs or raise gpus_per_node")
+            dropped["oversize"] += 1
+            continue
+        key = (job_type, sf)
+        thr = np.array([throughputs[w].get(key, 0.0) for w in workers])
+        with np.errstate(divide="ignore"):
+            rt = np.where(thr > 0, steps / np.where(thr > 0, thr, 1.0), np.inf)
+        if not np.isfinite(rt).any():
+            if oversize == "error":
+                raise FormatError(f"{at}: job {job_index} ({job_type}, scale_factor={sf}) has "
+                                  "no positive measured throughput on any worker type of the "
+                                  f"cluster ({', '.join(workers)}); pass oversize='drop' to "
+                                  "skip such jobs")
+            dropped["no_throughput"] += 1
+            continue
+        kept.append((f"job{job_index}", job_type, lineno, sf, rt, arrival, prio))
+    if not kept:
+        raise FormatError(f"{where}: no jobs to schedule ({jobs_read} read, "
+                          f"{dropped['oversize']} oversize and {dropped['no_throughput']} "
+                          "without throughput dropped)")
+    return where, n_fields, jobs_read, dropped, kept
+
+
+def _parse_trace_line(raw: str, at: str,
+                      n_fields: int | None) -> tuple[int, str, int, int, float, float]:
+    """One trace line as (field count, job type, total steps, scale factor, arrival, weight)."""
+    fields = raw.rstrip("\r\n").split("\t")
+    if len(fields) not in (7, 10):
+        raise FormatError(f"{at}: {len(fields)} tab-separated fields; a Gavel trace line "
+                          "has 10 (job_type, command, working_directory, num_steps_arg, "
+                          "needs_data_dir, total_steps, scale_factor, priority_weight, SLO, "
+                          "arrival_time) or 7 (job_type, command, num_steps_arg, "
+                          "needs_data_dir, total_steps, arrival_time, scale_factor)")
+    if n_fields is not None and len(fields) != n_fields:
+        raise FormatError(f"{at}: {len(fields)} fields, but earlier lines have {n_fields}")
+    n_fields = len(fields)
+    rec = dict(zip(_FIELDS_10 if n_fields == 10 else _FIELDS_7, fields))
+    job_type = rec["job_type"].strip()
+    steps = _parse_int(rec["total_steps"], at, "total_steps")
+    sf = _parse_int(rec["scale_factor"], at, "scale_factor")
+    arrival = _parse_float(rec["arrival_time"], at, "arrival_time")
+    prio = _parse_float(rec["priority_weight"], at, "priority_weight") \
+        if n_fields == 10 else 1.0
+    if steps < 0:
+        raise FormatError(f"{at}: total_steps {steps} is negative")
+    if sf <= 0:
+        raise FormatError(f"{at}: scale_factor {sf} must be >= 1")
+    if arrival < 0:
+        raise FormatError(f"{at}: arrival_time {arrival} is negative")
+    if prio <= 0:
+        raise FormatError(f"{at}: priority_weight {prio} must be > 0")
+    return n_fields, job_type, steps, sf, arrival, prio

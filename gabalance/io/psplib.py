@@ -30,6 +30,9 @@ _SECTIONS = {
     "REQUESTS/DURATIONS": ("requests", 2),
     "RESOURCEAVAILABILITIES": ("availability", 1),
 }
+#: parsed header lines: {key: (value, line number)}; section rows: {section: [(line, text)]}
+_Header = dict[str, tuple[str, int]]
+_Blocks = dict[str, list[tuple[int, str]]]
 
 
 def _ints(line: str, lineno: int, where: str, what: str) -> list[int]:
@@ -84,9 +87,40 @@ def read_psplib(path: PathLike) -> Problem:
     Journal of Operational Research 96 (1996) 205-216.
     """
     text, where = read_text(path)
-    lines = text.splitlines()
-    header: dict[str, tuple[str, int]] = {}
-    blocks: dict[str, list[tuple[int, str]]] = {}
+    header, blocks = _split_sections(text.splitlines(), where)
+    n_jobs, horizon, n_res = _check_header(header, blocks, where)
+
+    # PROJECT INFORMATION: pronr #jobs rel.date duedate tardcost MPM-Time
+    (lineno, line), = _section_rows(blocks, where, "project", 1, "PROJECT INFORMATION")
+    proj = _ints(line, lineno, where, "PROJECT INFORMATION")
+    if len(proj) != 6:
+        raise FormatError(f"{where} line {lineno}: PROJECT INFORMATION needs 6 integers (pronr "
+                          f"#jobs rel.date duedate tardcost MPM-Time), found {len(proj)}")
+    _, _, rel_date, due_date, tard_cost, mpm_time = proj
+
+    edges = _parse_precedence(blocks, where, n_jobs)
+    duration, demand = _parse_requests(blocks, where, n_jobs, n_res)
+    cap, names = _parse_availability(blocks, where, n_res)
+
+    info: dict[str, Any] = {
+        "source": "PSPLIB (Kolisch & Sprecher 1996)", "format": "psplib-sm",
+        "file": base(path), "reference": _REFERENCE, "jobs": n_jobs, "horizon": horizon,
+        "mpm_time": mpm_time, "release_date": rel_date, "due_date": due_date,
+        "tardiness_cost": tard_cost,
+    }
+    with located(where):
+        return Problem(
+            np.array([cap], np.int64), demand, resources=names, duration=duration,
+            edges=np.array(edges, np.int64).reshape(-1, 2),
+            task_names=[str(k) for k in range(1, n_jobs + 1)], node_names=["resource-pool"],
+            objective="makespan", name=stem(path), info=info,
+        )
+
+
+def _split_sections(lines: list[str], where: str) -> tuple[_Header, _Blocks]:
+    """Header ``{key: (value, line)}`` and the ``(line, text)`` rows of every section."""
+    header: _Header = {}
+    blocks: _Blocks = {}
     current: str | None = None
     skip = 0
     for lineno, raw in enumerate(lines, 1):
@@ -114,28 +148,34 @@ def read_psplib(path: PathLike) -> Problem:
                 blocks["availability_names"] = [(lineno, line)]
             continue
         blocks[current].append((lineno, line))
+    return header, blocks
 
-    def head(prefix: str, what: str) -> tuple[int, int]:
-        for key, (value, lineno) in header.items():
-            if key.startswith(prefix):
-                first = value.split()[0] if value.split() else ""
-                v = to_int(first)
-                if v is None:
-                    raise FormatError(f"{where} line {lineno}: {what} {value!r} is not an integer")
-                return v, lineno
-        raise FormatError(f"{where}: header line {what!r} not found")
 
-    n_jobs, _ = head("jobs", "jobs (incl. supersource/sink )")
-    horizon, _ = head("horizon", "horizon")
-    n_res, res_line = head("- renewable", "- renewable")
+def _head(header: _Header, where: str, prefix: str, what: str) -> tuple[int, int]:
+    """The integer of the first header line starting with ``prefix``, and its line number."""
+    for key, (value, lineno) in header.items():
+        if key.startswith(prefix):
+            first = value.split()[0] if value.split() else ""
+            v = to_int(first)
+            if v is None:
+                raise FormatError(f"{where} line {lineno}: {what} {value!r} is not an integer")
+            return v, lineno
+    raise FormatError(f"{where}: header line {what!r} not found")
+
+
+def _check_header(header: _Header, blocks: _Blocks, where: str) -> tuple[int, int, int]:
+    """(jobs, horizon, renewable resources) from the header; checks what is unsupported."""
+    n_jobs, _ = _head(header, where, "jobs", "jobs (incl. supersource/sink )")
+    horizon, _ = _head(header, where, "horizon", "horizon")
+    n_res, res_line = _head(header, where, "- renewable", "- renewable")
     for prefix in ("- nonrenewable", "- doubly constrained"):
         if any(k.startswith(prefix) for k in header):
-            v, lineno = head(prefix, prefix)
+            v, lineno = _head(header, where, prefix, prefix)
             if v:
                 raise FormatError(f"{where} line {lineno}: {v} {prefix[2:]} resource(s); only "
                                   "renewable resources are supported")
     if any(k.startswith("projects") for k in header):
-        v, lineno = head("projects", "projects")
+        v, lineno = _head(header, where, "projects", "projects")
         if v != 1:
             raise FormatError(f"{where} line {lineno}: {v} projects; only 1 is supported")
     if n_jobs <= 0:
@@ -147,30 +187,29 @@ def read_psplib(path: PathLike) -> Problem:
         if sec not in blocks:
             title = next(t for t, (s, _) in _SECTIONS.items() if s == sec)
             raise FormatError(f"{where}: section {title} not found")
+    return n_jobs, horizon, n_res
 
-    def rows(sec: str, count: int, what: str) -> list[tuple[int, str]]:
-        got = blocks[sec]
-        if len(got) < count:
-            last = got[-1][0] if got else "?"
-            raise FormatError(f"{where}: {what} has {len(got)} line(s) (last at line {last}), "
-                              f"expected {count}")
-        if len(got) > count:
-            lineno, line = got[count]
-            raise FormatError(f"{where} line {lineno}: unexpected extra line in {what}: "
-                              f"{line!r} (expected {count} lines)")
-        return got
 
-    # PROJECT INFORMATION: pronr #jobs rel.date duedate tardcost MPM-Time
-    (lineno, line), = rows("project", 1, "PROJECT INFORMATION")
-    proj = _ints(line, lineno, where, "PROJECT INFORMATION")
-    if len(proj) != 6:
-        raise FormatError(f"{where} line {lineno}: PROJECT INFORMATION needs 6 integers (pronr "
-                          f"#jobs rel.date duedate tardcost MPM-Time), found {len(proj)}")
-    _, _, rel_date, due_date, tard_cost, mpm_time = proj
+def _section_rows(blocks: _Blocks, where: str, sec: str, count: int,
+                  what: str) -> list[tuple[int, str]]:
+    """The ``count`` rows of section ``sec``; FormatError when there are fewer or more."""
+    got = blocks[sec]
+    if len(got) < count:
+        last = got[-1][0] if got else "?"
+        raise FormatError(f"{where}: {what} has {len(got)} line(s) (last at line {last}), "
+                          f"expected {count}")
+    if len(got) > count:
+        lineno, line = got[count]
+        raise FormatError(f"{where} line {lineno}: unexpected extra line in {what}: "
+                          f"{line!r} (expected {count} lines)")
+    return got
 
-    # PRECEDENCE RELATIONS: jobnr #modes #successors successors...
+
+def _parse_precedence(blocks: _Blocks, where: str, n_jobs: int) -> list[tuple[int, int]]:
+    """PRECEDENCE RELATIONS (jobnr #modes #successors successors...) as 0-based edges."""
     edges: list[tuple[int, int]] = []
-    for k, (lineno, line) in enumerate(rows("precedence", n_jobs, "PRECEDENCE RELATIONS"), 1):
+    rows = _section_rows(blocks, where, "precedence", n_jobs, "PRECEDENCE RELATIONS")
+    for k, (lineno, line) in enumerate(rows, 1):
         vals = _ints(line, lineno, where, "PRECEDENCE RELATIONS")
         if len(vals) < 3:
             raise FormatError(f"{where} line {lineno}: expected 'jobnr #modes #successors "
@@ -190,11 +229,16 @@ def read_psplib(path: PathLike) -> Problem:
                 raise FormatError(f"{where} line {lineno}: successor {s} of job {job} is not "
                                   f"a job number (1..{n_jobs})")
             edges.append((job - 1, s - 1))
+    return edges
 
-    # REQUESTS/DURATIONS: jobnr mode duration R1..RK
+
+def _parse_requests(blocks: _Blocks, where: str, n_jobs: int,
+                    n_res: int) -> tuple[np.ndarray, np.ndarray]:
+    """REQUESTS/DURATIONS (jobnr mode duration R1..RK) as duration (N,) and demand (N, K)."""
     duration = np.zeros(n_jobs)
     demand = np.zeros((n_jobs, n_res), np.int64)
-    for k, (lineno, line) in enumerate(rows("requests", n_jobs, "REQUESTS/DURATIONS"), 1):
+    rows = _section_rows(blocks, where, "requests", n_jobs, "REQUESTS/DURATIONS")
+    for k, (lineno, line) in enumerate(rows, 1):
         vals = _ints(line, lineno, where, "REQUESTS/DURATIONS")
         if len(vals) != 3 + n_res:
             raise FormatError(f"{where} line {lineno}: expected {3 + n_res} integers (jobnr mode "
@@ -206,9 +250,12 @@ def read_psplib(path: PathLike) -> Problem:
                               "single-mode (.sm) instances are supported")
         duration[k - 1] = vals[2]
         demand[k - 1] = vals[3:]
+    return duration, demand
 
-    # RESOURCEAVAILABILITIES: names line, then K capacities
-    (lineno, line), = rows("availability", 1, "RESOURCEAVAILABILITIES")
+
+def _parse_availability(blocks: _Blocks, where: str, n_res: int) -> tuple[list[int], list[str]]:
+    """RESOURCEAVAILABILITIES (a names line, then K capacities): capacities and names."""
+    (lineno, line), = _section_rows(blocks, where, "availability", 1, "RESOURCEAVAILABILITIES")
     cap = _ints(line, lineno, where, "RESOURCEAVAILABILITIES")
     if len(cap) != n_res:
         raise FormatError(f"{where} line {lineno}: expected {n_res} resource availabilities, "
@@ -217,20 +264,7 @@ def read_psplib(path: PathLike) -> Problem:
                                               blocks.get("availability_names", [(0, "")])[0][1])]
     if len(names) != n_res or len(set(names)) != n_res:
         names = [f"R{k + 1}" for k in range(n_res)]
-
-    info: dict[str, Any] = {
-        "source": "PSPLIB (Kolisch & Sprecher 1996)", "format": "psplib-sm",
-        "file": base(path), "reference": _REFERENCE, "jobs": n_jobs, "horizon": horizon,
-        "mpm_time": mpm_time, "release_date": rel_date, "due_date": due_date,
-        "tardiness_cost": tard_cost,
-    }
-    with located(where):
-        return Problem(
-            np.array([cap], np.int64), demand, resources=names, duration=duration,
-            edges=np.array(edges, np.int64).reshape(-1, 2),
-            task_names=[str(k) for k in range(1, n_jobs + 1)], node_names=["resource-pool"],
-            objective="makespan", name=stem(path), info=info,
-        )
+    return cap, names
 
 
 def psplib_optima(path: PathLike) -> dict[str, int]:
