@@ -75,11 +75,11 @@ def pack_order(problem: Problem) -> np.ndarray:
 
 
 def device_record(problem: Problem) -> DeviceRecord:
-    """The :class:`DeviceRecord` of ``problem`` (built once, cached on the problem)."""
-    cached = getattr(problem, "_cache_devices", None)
-    if cached is not None:
-        return cached
+    """The :class:`DeviceRecord` of ``problem`` (built once, kept by ``problem.memo``)."""
+    return problem.memo("devices", lambda: _device_record(problem))
 
+
+def _device_record(problem: Problem) -> DeviceRecord:
     def frozen(a: Any, dtype: Any) -> np.ndarray:
         a = np.ascontiguousarray(a, dtype)
         if a.flags.writeable:
@@ -106,7 +106,6 @@ def device_record(problem: Problem) -> DeviceRecord:
         order=frozen(pack_order(problem), np.int64), total_gpu=total if total > 0 else 1.0,
         width=max(1, int(problem.gpus.max(initial=0))),
     )
-    problem._cache_devices = rec
     return rec
 
 

@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,9 @@ MAX_DEVICES = 62
 
 SCHEMA_FORMAT = "gabalance-problem"
 SCHEMA_VERSION = 1
+
+
+T = TypeVar("T")
 
 
 class ProblemError(ValueError):
@@ -187,23 +190,6 @@ def _freeze(a: np.ndarray) -> np.ndarray:
     return a
 
 
-class _CacheSlot:
-    """A value derived from a :class:`Problem` and memoised on it, as ``problem._cache_<x>``.
-
-    It reads None until set and lives in the problem's ``_cache`` dict, which equality,
-    pickling and JSON ignore; every other attribute of a problem is fixed at construction.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, problem: Any, owner: type | None = None) -> Any:
-        return self if problem is None else problem._cache.get(self.name)
-
-    def __set__(self, problem: Any, value: Any) -> None:
-        problem._cache[self.name] = value
-
-
 class Problem:
     """An immutable task-to-node problem (DESIGN §1).
 
@@ -290,13 +276,7 @@ class Problem:
     info: dict[str, Any]
     _group_ok: np.ndarray
     _task_group: np.ndarray
-    _cache: dict[str, Any]
-
-    # values derived on first use and memoised on the problem (see _CacheSlot), by:
-    _cache_allowed = _CacheSlot()  # Problem.allowed
-    _cache_devices = _CacheSlot()  # gabalance.devices.device_record
-    _cache_packed = _CacheSlot()  # gabalance.backend.pack
-    _cache_reversed = _CacheSlot()  # gabalance.operators.search.reverse_packed
+    _cache: dict[str, Any]  # see memo()
 
     def __init__(
         self,
@@ -329,9 +309,32 @@ class Problem:
         _check_fit(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if not isinstance(getattr(type(self), name, None), _CacheSlot):
-            raise AttributeError(f"Problem is immutable; use replace() to change {name!r}")
-        object.__setattr__(self, name, value)  # the slot keeps it in self._cache
+        raise AttributeError(f"Problem is immutable; use replace() to change {name!r}")
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """A value derived from this problem: ``build()`` on the first call with ``key``, the
+        same object afterwards.
+
+        The values live beside the problem's fields but are not part of it: equality,
+        pickles and JSON ignore them. :attr:`allowed`, the kernels' packed arrays
+        (:func:`gabalance.backend.pack`) and the device record are kept this way.
+
+        Examples
+        --------
+        >>> import gabalance as gb
+        >>> p = gb.Problem(capacity=[[4]], demand=[[1], [2]])
+        >>> p.memo("total", lambda: int(p.demand.sum()))
+        3
+        >>> p.memo("total", lambda: 0)          # built once
+        3
+        >>> p == gb.Problem(capacity=[[4]], demand=[[1], [2]])
+        True
+        """
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = build()
+            return value
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -430,19 +433,20 @@ class Problem:
     @property
     def allowed(self) -> np.ndarray:
         """Dense eligibility matrix, shape (N, M) bool (built on first use; O(N M) memory)."""
-        if self._cache_allowed is None:
-            ok = self._group_ok[self._task_group]
-            if self.has_devices:
-                ok = ok & (self.devices_needed[:, None] <= self.gpus[None, :])
-            if self.runtime is not None:
-                ok = ok & np.isfinite(self.runtime)
-            if self.per_node_demand:
-                ok = ok & np.all(self.demand <= self.capacity[None], axis=2)
-            else:
-                for k in range(self.n_resources):
-                    ok = ok & (self.demand[:, k, None] <= self.capacity[None, :, k])
-            self._cache_allowed = _freeze(ok)
-        return self._cache_allowed
+        return self.memo("allowed", self._build_allowed)
+
+    def _build_allowed(self) -> np.ndarray:
+        ok = self._group_ok[self._task_group]
+        if self.has_devices:
+            ok = ok & (self.devices_needed[:, None] <= self.gpus[None, :])
+        if self.runtime is not None:
+            ok = ok & np.isfinite(self.runtime)
+        if self.per_node_demand:
+            ok = ok & np.all(self.demand <= self.capacity[None], axis=2)
+        else:
+            for k in range(self.n_resources):
+                ok = ok & (self.demand[:, k, None] <= self.capacity[None, :, k])
+        return _freeze(ok)
 
     @property
     def predecessors(self) -> list[np.ndarray]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +28,7 @@ __all__ = ["BACKENDS", "OBJECTIVE_CODES", "Packed", "get_backend", "gpu_status",
            "resolve_backend", "score_matrix", "transposed"]
 
 log = logging.getLogger("gabalance")
+T = TypeVar("T")
 
 #: backends that exist in this version ("auto" picks cupy when a CUDA device answers, else
 #: numba; numpy is the readable reference)
@@ -89,6 +92,16 @@ class Packed:
     succ_dst: np.ndarray
     bw_matrix: bool
     bw: np.ndarray
+    #: values derived from the arrays (see :meth:`memo`); ``dataclasses.replace`` starts anew
+    memos: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """``build()`` on the first call with ``key``, the same object afterwards."""
+        try:
+            return self.memos[key]
+        except KeyError:
+            value = self.memos[key] = build()
+            return value
 
 
 def _csr(keys: np.ndarray, values: list[np.ndarray], n: int) -> tuple[np.ndarray, ...]:
@@ -128,10 +141,10 @@ def pack(problem: Problem) -> Packed:
     the (1, 1) placeholders too) and the flags are Python ``bool``: numba compiles a kernel
     once per argument type, and dtype, layout and writability are all part of that type.
     """
-    cached = getattr(problem, "_cache_packed", None)
-    if cached is not None:
-        return cached
+    return problem.memo("packed", lambda: _pack(problem))
 
+
+def _pack(problem: Problem) -> Packed:
     def frozen(a: np.ndarray, dtype: type) -> np.ndarray:
         a = np.ascontiguousarray(a, dtype)
         if a.flags.writeable:
@@ -173,7 +186,6 @@ def pack(problem: Problem) -> Packed:
         bw_matrix=bool(bw.ndim == 2),
         bw=frozen(bw if bw.ndim == 2 else bw.reshape(1, 1), np.float64),
     )
-    problem._cache_packed = packed
     return packed
 
 
@@ -182,8 +194,8 @@ def score_matrix(pk: Packed, sign: float) -> np.ndarray:
     packed problem; (1, 1) zeros when neither is given (kernels then use duration / speed).
     C-contiguous and read-only, like every array of :class:`Packed`."""
     sign = float(sign)
-    cache = pk.__dict__.setdefault("_scores", {})
-    if sign not in cache:
+
+    def build() -> np.ndarray:
         if pk.has_cost:
             score = sign * pk.cost.astype(np.float64)
         elif pk.has_runtime:
@@ -192,17 +204,16 @@ def score_matrix(pk: Packed, sign: float) -> np.ndarray:
             score = np.zeros((1, 1))
         score = np.ascontiguousarray(score, np.float64)
         score.setflags(write=False)
-        cache[sign] = score
-    return cache[sign]
+        return score
+
+    return pk.memo(("score", sign), build)
 
 
 def transposed(pk: Packed, name: str, sign: float = 1.0) -> np.ndarray:
     """Node-major copy of ``demand3`` ((M, N, K); as is for per-task demands) or of the
     score matrix ((M, N)), for kernels that scan all tasks against one node (cached;
     C-contiguous and read-only, like every array of :class:`Packed`)."""
-    cache = pk.__dict__.setdefault("_transposed", {})
-    key = (name, float(sign))
-    if key not in cache:
+    def build() -> np.ndarray:
         if name == "demand3":
             d = pk.demand3
             t = np.ascontiguousarray(d.transpose(1, 0, 2)) if d.shape[1] > 1 else d
@@ -211,8 +222,9 @@ def transposed(pk: Packed, name: str, sign: float = 1.0) -> np.ndarray:
         if t.flags.writeable:
             t = t.view()
             t.setflags(write=False)
-        cache[key] = t
-    return cache[key]
+        return t
+
+    return pk.memo(("transposed", name, float(sign)), build)
 
 
 _GPU: tuple[bool, str] | None = None

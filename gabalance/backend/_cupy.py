@@ -127,14 +127,12 @@ def _device_runner(name: str, threads: int, args: list[tuple[str, Any]], int_dat
 def problem_arrays(pk: Packed, xp: Any) -> dict[str, Any]:
     """The packed problem's arrays as the kernels take them, in module ``xp`` (cached on the
     packed problem per module)."""
-    cache = pk.__dict__.setdefault("_device", {})
-    key = xp.__name__
-    if key not in cache:
-        def arr(a: Any, dtype: Any = None) -> Any:
-            return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
+    def arr(a: Any, dtype: Any = None) -> Any:
+        return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
 
+    def build() -> dict[str, Any]:
         cost = pk.cost if pk.has_cost else np.zeros((1, 1))
-        cache[key] = dict(
+        return dict(
             capacity=arr(pk.capacity), demand=arr(pk.demand3), scale=arr(pk.scale, np.float64),
             runtime=arr(pk.runtime, np.float64), duration=arr(pk.duration, np.float64),
             speed=arr(pk.speed, np.float64), cost=arr(cost),
@@ -144,7 +142,8 @@ def problem_arrays(pk: Packed, xp: Any) -> dict[str, Any]:
             pred_src=arr(pk.pred_src, np.int64), pred_data=arr(pk.pred_data, np.float64),
             succ_ptr=arr(pk.succ_ptr, np.int64), succ_dst=arr(pk.succ_dst, np.int64),
             bw=arr(pk.bw, np.float64))
-    return cache[key]
+
+    return pk.memo(("device", xp.__name__), build)
 
 
 def like(ref: Any, a: Any) -> Any:
@@ -244,16 +243,13 @@ def search_arrays(pk: Packed, sign: float, xp: Any) -> dict[str, Any]:
     """The search kernel's extra arrays in module ``xp``: ``score`` (N, M) and ``score_t``
     (M, N) float64 (``score_matrix``; (1, 1) without cost or runtime) and ``demand_t``, the
     node-major demands (``transposed``); cached on the packed problem per module and sign."""
-    cache = pk.__dict__.setdefault("_device_search", {})
-    key = (xp.__name__, float(sign))
-    if key not in cache:
-        def arr(a: Any) -> Any:
-            return xp.ascontiguousarray(xp.asarray(a))
+    def arr(a: Any) -> Any:
+        return xp.ascontiguousarray(xp.asarray(a))
 
-        cache[key] = dict(score=arr(score_matrix(pk, sign)),
-                          score_t=arr(transposed(pk, "score", sign)),
-                          demand_t=arr(transposed(pk, "demand3")))
-    return cache[key]
+    return pk.memo(("device_search", xp.__name__, float(sign)),
+                   lambda: dict(score=arr(score_matrix(pk, sign)),
+                                score_t=arr(transposed(pk, "score", sign)),
+                                demand_t=arr(transposed(pk, "demand3"))))
 
 
 def improve_args(pk: Packed, pop: Any, orders: Any, code: int, sign: float, passes: int,

@@ -43,9 +43,10 @@ def kernel_packed(pk: Packed) -> Packed:
     cached on it). :func:`~gabalance.backend.pack` already makes them so; this also covers
     objects made with ``dataclasses.replace`` (the reversed problem, tests), so each kernel
     compiles once per data variant."""
-    ready = pk.__dict__.get("kernel_packed")
-    if ready is not None:
-        return ready
+    return pk.memo("kernel_packed", lambda: _kernel_ready(pk))
+
+
+def _kernel_ready(pk: Packed) -> Packed:
     data = np.int64 if pk.capacity.dtype.kind in "iub" else np.float64
     cost = np.int64 if pk.has_cost and pk.cost.dtype.kind in "iub" else np.float64
     dtypes = {"capacity": data, "demand3": data, "scale": np.float64, "runtime": np.float64,
@@ -69,11 +70,9 @@ def kernel_packed(pk: Packed) -> Packed:
         import dataclasses
 
         ready = dataclasses.replace(pk, **changes)  # type: ignore[arg-type]
-    else:
-        ready = pk
-    pk.__dict__["kernel_packed"] = ready
-    ready.__dict__["kernel_packed"] = ready
-    return ready
+        ready.memos["kernel_packed"] = ready
+        return ready
+    return pk
 
 
 @numba.njit(inline="always", cache=True, nogil=True)
@@ -222,9 +221,10 @@ def _placement_data(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sum and capacity difference the kernel forms stays below 2**52 in magnitude: then each
     is an integer computed exactly in float64 too, so the objective and violation are the
     same to the last bit. The (1, 1) placeholder without cost takes the data's dtype."""
-    got = pk.__dict__.get("_placement_data")
-    if got is not None:
-        return got
+    return pk.memo("placement_data", lambda: _placement_arrays(pk))
+
+
+def _placement_arrays(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cap, d3, cost = pk.capacity, pk.demand3, pk.cost
     if not pk.has_cost:
         cost = as_readonly(np.zeros((1, 1), cap.dtype), cap.dtype)
@@ -238,9 +238,7 @@ def _placement_data(pk: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             bound = float(loads.max(initial=0)) + float(np.abs(cap).max(initial=0))
             if bound < _EXACT:
                 cap, d3 = as_readonly(cap, np.float64), as_readonly(d3, np.float64)
-    got = (cap, d3, cost)
-    pk.__dict__["_placement_data"] = got
-    return got
+    return cap, d3, cost
 
 
 def placement(pk: Packed, pop: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,9 +30,10 @@ from gabalance.problem import Problem, mode_of
 def reverse_packed(problem: Problem) -> Packed:
     """The problem with every dependency reversed and no release times: decoding it schedules
     tasks as late as possible, read backwards in time (cached on the problem)."""
-    cached = getattr(problem, "_cache_reversed", None)
-    if cached is not None:
-        return cached
+    return problem.memo("reversed", lambda: _reverse_packed(problem))
+
+
+def _reverse_packed(problem: Problem) -> Packed:
     pk = pack(problem)
     n = problem.n_tasks
     e = problem.edges
@@ -46,7 +47,6 @@ def reverse_packed(problem: Problem) -> Packed:
                   pred_data=np.ascontiguousarray(problem.data[order_s]),
                   succ_ptr=ptr, succ_dst=succ_dst, release=np.zeros(n),
                   bw=np.ascontiguousarray(pk.bw.T))
-    problem._cache_reversed = rev
     return rev
 
 
