@@ -19,6 +19,8 @@ __all__ = ["Evaluation", "best_index", "evaluate", "rank_order"]
 class Evaluation:
     """What :func:`evaluate` returns.
 
+    See :func:`evaluate` for an example.
+
     Attributes
     ----------
     objective : ndarray, shape (P,), float64
@@ -72,6 +74,12 @@ def rank_order(objective: Any, violation: Any, sense: str = "min") -> Any:
     no round trip to the host. Two stable sorts (by objective, then by violation) make the
     order of ``lexsort((index, objective, violation))`` on both; NaN sorts last, and -0.0
     ranks with 0.0.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.rank_order([5.0, 3.0, 1.0], [0.0, 0.0, 2.0])   # the infeasible 1.0 ranks last
+    array([1, 0, 2])
     """
     xp = array_module(objective)
     objective = xp.asarray(objective, dtype=xp.float64)
@@ -83,8 +91,36 @@ def rank_order(objective: Any, violation: Any, sense: str = "min") -> Any:
 
 
 def best_index(objective: Any, violation: Any, sense: str = "min") -> int:
-    """Index of the best individual (see :func:`rank_order`)."""
+    """Index of the best individual (see :func:`rank_order`).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.best_index([5.0, 3.0, 1.0], [0.0, 0.0, 2.0])
+    1
+    >>> gb.best_index([5.0, 3.0], [0.0, 0.0], sense="max")
+    0
+    """
     return int(rank_order(objective, violation, sense)[0])
+
+
+def check_mode(problem: Problem, objective: str) -> None:
+    """Refuse a placement objective on a problem with dependencies.
+
+    A placement objective scores all tasks resident at once, so it has no place for a
+    dependency ("after ``p`` finishes"); :func:`evaluate` and :func:`gabalance.solve` refuse
+    the pair alike rather than ignore the dependencies.
+
+    Raises
+    ------
+    ProblemError
+        Naming the objective and the number of dependencies.
+    """
+    if mode_of(objective) == "placement" and problem.n_edges:
+        raise ProblemError(f"objective {objective!r} is a placement objective (all tasks "
+                           f"resident at once), but the problem has {problem.n_edges} "
+                           "dependencies; use a schedule objective (makespan, "
+                           "weighted_completion)")
 
 
 def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None,
@@ -96,6 +132,7 @@ def _evaluate_iv(problem: Any, population: Any, keys: Any, objective: str | None
     if objective is None:
         raise ProblemError("no objective: pass objective=... or set Problem.objective")
     mode = mode_of(objective)
+    check_mode(problem, objective)
     sense = sense if sense is not None else default_sense(objective, problem.sense)
     check_sense(objective, sense)
 
@@ -224,6 +261,22 @@ def evaluate(
     -------
     Evaluation
         ``objective`` and ``violation`` (P,) float64, plus times when asked.
+
+    Examples
+    --------
+    Two plans for the bundled scenario (5 tasks, 5 nodes, makespan): all tasks on
+    ``gpu-1``, and one that puts GPU tasks on CPU nodes.
+
+    >>> import numpy as np
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> problem = examples.load("scenario")
+    >>> ev = gb.evaluate(problem, np.array([[3, 3, 4, 3, 4], [0, 1, 2, 0, 1]]),
+    ...                  schedule="best")
+    >>> ev.objective, ev.violation      # the second breaks 4 constraints
+    (array([144.,  inf]), array([0., 4.]))
+    >>> ev.best(), ev.start[0]          # start times of the best plan
+    (0, array([ 0., 30., 30., 94., 94.]))
     """
     pop, key_arr, objective, sense, mode, rows, masks = _evaluate_iv(
         problem, population, keys, objective, sense, schedule, devices)

@@ -29,6 +29,15 @@ class Validation:
         One message per broken constraint (empty when the solution is valid).
     finish : ndarray, shape (N,), float64, or None
         Finish times implied by the start times (schedule checks only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gabalance as gb
+    >>> problem = gb.Problem(capacity=[[4]], demand=[[3], [2]])   # 2 tasks, 1 node of 4
+    >>> v = gb.validate(problem, np.array([0, 0]))
+    >>> v.ok, v.problems
+    (False, ["node 'n0' over capacity in 'r0': load 5 > 4"])
     """
 
     problems: list[str] = field(default_factory=list)
@@ -115,6 +124,9 @@ def validate(problem: Problem, assignment: Any, start: Any = None, devices: Any 
              ) -> Validation:
     """Check a solution against every constraint and name each one it breaks.
 
+    Independent of the evaluation kernels: plain loops over tasks, nodes and time, so it
+    can judge what any method returns.
+
     Parameters
     ----------
     problem : Problem
@@ -137,6 +149,21 @@ def validate(problem: Problem, assignment: Any, start: Any = None, devices: Any 
     -------
     Validation
         ``ok`` and the list ``problems``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> problem = examples.load("scenario")
+    >>> res = gb.solve(problem, max_generations=20, seed=0)
+    >>> print(gb.validate(problem, res.x, res.start))
+    valid
+    >>> report = gb.validate(problem, np.zeros(5, np.int32), res.start)   # all on cpu-1
+    >>> report.ok
+    False
+    >>> print(report.problems[0])
+    task 'T1' on node 'cpu-1': the task cannot run there (infinite runtime)
     """
     x, s, masks = _validate_iv(problem, assignment, start, devices)
     out = Validation()
@@ -190,6 +217,8 @@ def validate(problem: Problem, assignment: Any, start: Any = None, devices: Any 
             link = bw if np.ndim(bw) == 0 else bw[x[p], x[q]]
             transfer = problem.data[e] / link
         ready = finish[p] + transfer
+        if not np.isfinite(ready):
+            continue  # the predecessor cannot run on its node: reported above
         if s[q] < ready - _RTOL * max(1.0, abs(ready)):
             extra = f" plus transfer {_fmt(transfer)}" if transfer else ""
             out.problems.append(f"task {names[q]!r} starts at {_fmt(s[q])} before its "

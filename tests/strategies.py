@@ -123,7 +123,7 @@ def problems(
     data: list[float] = []
     release = weight = None
     bandwidth: float | list[list[float]] = math.inf
-    if schedule or draw(st.integers(0, 4)) == 0:
+    if schedule:  # placement objectives refuse dependencies
         pairs = [(a, b) for b in range(N) for a in range(b)]
         if pairs:
             least = 1 if schedule and draw(st.booleans()) else 0
@@ -163,7 +163,8 @@ def problems(
 
 
 def placement_problems(**kwargs: object) -> st.SearchStrategy[Problem]:
-    """Random valid problems for placement mode (edges appear now and then; they are ignored)."""
+    """Random valid problems for placement mode (no dependencies: placement objectives refuse
+    them)."""
     return problems(schedule=False, **kwargs)
 
 

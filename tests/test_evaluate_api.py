@@ -133,3 +133,20 @@ def test_backend_choice(monkeypatch):
         resolve_backend("auto")
     with pytest.raises(ValueError, match=r"unknown backend 'cuda' \(available: numba, numpy"):
         evaluate(placement_problem(), [0, 1, 1], backend="cuda")
+
+
+@pytest.mark.parametrize("objective", gb.PLACEMENT_OBJECTIVES)
+def test_placement_objective_with_dependencies_is_refused_as_solve_refuses_it(objective):
+    """evaluate used to score a placement objective on a problem with dependencies (ignoring
+    them), which solve refuses: both now give the same message."""
+    from gabalance import examples
+
+    problem = examples.load("scenario")  # 4 dependencies
+    x = np.zeros((1, problem.n_tasks), np.int32)
+    with pytest.raises(ProblemError) as by_evaluate:
+        evaluate(problem, x, objective=objective)
+    with pytest.raises(ValueError) as by_solve:
+        gb.solve(problem, objective, max_generations=1)
+    assert "placement objective" in str(by_evaluate.value)
+    assert "4 dependencies" in str(by_evaluate.value)
+    assert str(by_evaluate.value) == str(by_solve.value)
