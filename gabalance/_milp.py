@@ -69,12 +69,24 @@ class _Rows:
         return int(sum(len(v) for v in self.v))
 
 
+#: a model more than this many times a size limit is out of reach, not just over it
+OUT_OF_REACH = 100
+
+
 def _guard(variables: int, nonzeros: int, params: MILPParams) -> None:
-    if variables > params.max_variables or nonzeros > params.max_nonzeros:
-        raise TooLarge(
-            f"too large for the exact model: {variables:,} variables and about {nonzeros:,} "
-            f"nonzeros (limits: MILPParams.max_variables={params.max_variables:,}, "
-            f"max_nonzeros={params.max_nonzeros:,}); raise the limits or use method='ga'")
+    """Refuse a model over a size limit: raise the limits when it is just over them, but
+    more than :data:`OUT_OF_REACH` times over, no limit makes it solvable."""
+    if variables <= params.max_variables and nonzeros <= params.max_nonzeros:
+        return
+    message = (f"too large for the exact model: {variables:,} variables and about "
+               f"{nonzeros:,} nonzeros (limits: MILPParams.max_variables="
+               f"{params.max_variables:,}, max_nonzeros={params.max_nonzeros:,})")
+    times = max(variables / max(params.max_variables, 1), nonzeros / max(params.max_nonzeros, 1))
+    if times <= OUT_OF_REACH:
+        raise TooLarge(message + "; raise the limits or use method='ga'")
+    raise TooLarge(f"{message}; at {times:,.0f} times the limit the exact model is out of "
+                   "reach for this instance (raising the limits would not make it solvable): "
+                   "use the GA (method='ga', --method ga) or a smaller instance")
 
 
 def no_node(problem: Problem, allowed: np.ndarray) -> None:

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,13 +99,19 @@ def _feasibility(problem, res) -> tuple[bool, Any]:
 
 
 def _last_tasks(problem, res, count: int = 5) -> list[str]:
-    start, finish, x = res.get("start"), res.get("finish"), res.x
+    return _finishing(res, problem.task_names, [problem.node_names[j] for j in res.x], count)
+
+
+def _finishing(res, task_names: Sequence[str], nodes: Sequence[Any],
+               count: int = 5) -> list[str]:
+    """Makespan and the last ``count`` tasks to finish (``nodes[i]``: task i's node name)."""
+    start, finish = res.get("start"), res.get("finish")
     if start is None or finish is None:
         return []
     lines = [f"makespan:    {float(np.max(finish)):.6g}" if len(finish) else "makespan:    0",
              f"last {min(count, len(finish))} tasks to finish:"]
     for i in np.argsort(finish, kind="stable")[-count:]:
-        lines.append(f"  {problem.task_names[i]:>12} on {problem.node_names[x[i]]:<12} "
+        lines.append(f"  {task_names[i]:>12} on {nodes[i]:<12} "
                      f"start {start[i]:10.4g}  finish {finish[i]:10.4g}")
     return lines
 
@@ -119,9 +126,56 @@ def _solve(problem, **kwargs):
         raise ValueError(str(exc)) from None
 
 
-def cmd_solve(args: argparse.Namespace) -> int:
+def _status_line(res) -> str:
     from gabalance.result import STATUS
 
+    label = STATUS.get(res.status, "").split(":")[0]
+    return f"status:      {res.status} ({label}): {res.message}"
+
+
+def _outcome(res, feasible: bool, checked_by: str) -> list[str]:
+    """What ``solve`` prints of a result (and ``show`` of a saved one), from the method line
+    to the status line; ``checked_by`` says where ``feasible`` comes from."""
+    lines = [f"method:      {res.method} (backend {res.backend}, seed {res.seed})"]
+    if res.x is None:
+        return [*lines, _status_line(res)]
+    lines += [f"objective:   {res.objective} ({res.sense}) = {res.fun:.10g}",
+              f"feasible:    {'yes' if feasible else 'no'} ({checked_by}), "
+              f"violation {res.violation:.6g}"]
+    if res.method == "milp":
+        lines += [f"bound:       {res.bound:.10g} (proven), gap {_pct(res.gap)}; "
+                  f"{res.nit} branch-and-bound nodes",
+                  "model:       " + ", ".join(f"{k} {v}" for k, v in res.model.items())]
+    else:
+        lines.append(f"generations: {res.nit}, evaluations: {res.nfev}")
+        if res.get("bound") is not None:
+            kind = "LP relaxation" if res.mode == "placement" else "schedule lower bound"
+            gap = f", gap {_pct(res.gap)}" if res.get("gap") is not None else ""
+            lines.append(f"bound:       {res.bound:.10g} ({kind}, proven){gap}")
+    compile_s = res.get("compile_time")
+    if compile_s:
+        lines.append(f"time:        {res.time:.3f} s ({res.time - compile_s:.3f} s search, "
+                     f"{compile_s:.3f} s compiling kernels, not counted in the time limit)")
+    else:
+        lines.append(f"time:        {res.time:.3f} s")
+    return [*lines, _status_line(res)]
+
+
+def _broken(check) -> str:
+    problems = str(check).splitlines()
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "broken constraints: " + "; ".join(problems[:3]) + more
+
+
+def _write_outputs(args: argparse.Namespace, problem, res) -> None:
+    """``--out`` and ``--plot`` of ``solve``."""
+    if args.out:
+        res.save(args.out)
+        print(f"wrote {args.out}")
+    _write_plot(args.plot, problem, res)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
     problem = _read(args.format, args.file, args.sense, args.index)
     if args.objective is None and problem.objective is None:
         raise ValueError(f"problem {problem.name!r} sets no objective; pass --objective")
@@ -136,46 +190,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
                  seed=args.seed, params=params,
                  progress=args.progress)
     print(_summary(problem))
-    print(f"method:      {res.method} (backend {res.backend}, seed {res.seed})")
-    label = STATUS.get(res.status, "").split(":")[0]
     if res.x is None:
-        print(f"status:      {res.status} ({label}): {res.message}")
-        if args.out:
-            res.save(args.out)
-            print(f"wrote {args.out}")
-        _write_plot(args.plot, problem, res)
+        print("\n".join(_outcome(res, False, "")))
+        _write_outputs(args, problem, res)
         return 1
     feasible, check = _feasibility(problem, res)
-    print(f"objective:   {res.objective} ({res.sense}) = {res.fun:.10g}")
-    print(f"feasible:    {'yes' if feasible else 'no'} (gabalance.validate), "
-          f"violation {res.violation:.6g}")
-    if res.method == "milp":
-        print(f"bound:       {res.bound:.10g} (proven), gap {_pct(res.gap)}; "
-              f"{res.nit} branch-and-bound nodes")
-        print("model:       " + ", ".join(f"{k} {v}" for k, v in res.model.items()))
-    else:
-        print(f"generations: {res.nit}, evaluations: {res.nfev}")
-        if res.get("bound") is not None:
-            kind = "LP relaxation" if res.mode == "placement" else "schedule lower bound"
-            gap = f", gap {_pct(res.gap)}" if res.get("gap") is not None else ""
-            print(f"bound:       {res.bound:.10g} ({kind}, proven){gap}")
-    compile_s = res.get("compile_time")
-    if compile_s:
-        print(f"time:        {res.time:.3f} s ({res.time - compile_s:.3f} s search, "
-              f"{compile_s:.3f} s compiling kernels, not counted in the time limit)")
-    else:
-        print(f"time:        {res.time:.3f} s")
-    print(f"status:      {res.status} ({label}): {res.message}")
+    print("\n".join(_outcome(res, feasible, "gabalance.validate")))
     for line in _last_tasks(problem, res):
         print(line)
     if not feasible:
-        problems = str(check).splitlines()
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        print("broken constraints: " + "; ".join(problems[:3]) + more)
-    if args.out:
-        res.save(args.out)
-        print(f"wrote {args.out}")
-    _write_plot(args.plot, problem, res)
+        print(_broken(check))
+    _write_outputs(args, problem, res)
     if feasible != (res.violation == 0):
         print("gabalance: error: validate() and the solver disagree on feasibility",
               file=sys.stderr)
@@ -258,6 +283,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                                          " (proven; the optimum lies between it and the best "
                                          "solution)") if bound == bound else
           "\nMILP bound: none (" + ex.message + ")")
+    if ex.status == 6 and bound == bound:  # HiGHS never ran: say why
+        print(f"MILP: {ex.message}")
     if ga.violation > 0:
         print("GA: no feasible solution")
         return 1
@@ -295,6 +322,21 @@ def cmd_check_result(args: argparse.Namespace) -> int:
         return 1
     print(f"valid: {what}")
     return 0
+
+
+def _versus(ga, bb, sense: str) -> str:
+    """``demo``: how the GA compares with the best baseline ``bb``."""
+    if ga.violation == 0 and bb.violation == 0 and bb.fun == ga.fun:
+        return f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): the same value"
+    if ga.violation == 0 and bb.violation == 0 and bb.fun != 0:
+        gain = (bb.fun - ga.fun) if sense == "min" else (ga.fun - bb.fun)
+        pct = 100.0 * gain / abs(bb.fun)
+        word = "better" if gain >= 0 else "worse"
+        return f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): {abs(pct):.2f}% {word}"
+    if ga.violation == 0 and bb.violation > 0:
+        return "GA vs the best baseline: only the GA found a feasible plan"
+    return (f"GA vs the best baseline ({bb.method}): "
+            + ("no feasible GA plan" if ga.violation > 0 else "no percentage (objective 0)"))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -339,18 +381,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     who = best.method if len(tied) == 1 else "a tie of " + ", ".join(tied)
     print(f"\nbest: {who} ({objective} {best.fun:.8g}); the GA ran {ga.nit} "
           f"generations, {ga.nfev} evaluations")
-    if ga.violation == 0 and bb.violation == 0 and bb.fun == ga.fun:
-        print(f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): the same value")
-    elif ga.violation == 0 and bb.violation == 0 and bb.fun != 0:
-        gain = (bb.fun - ga.fun) if sense == "min" else (ga.fun - bb.fun)
-        pct = 100.0 * gain / abs(bb.fun)
-        word = "better" if gain >= 0 else "worse"
-        print(f"GA vs the best baseline ({bb.method}, {bb.fun:.8g}): {abs(pct):.2f}% {word}")
-    elif ga.violation == 0 and bb.violation > 0:
-        print("GA vs the best baseline: only the GA found a feasible plan")
-    else:
-        print(f"GA vs the best baseline ({bb.method}): "
-              + ("no feasible GA plan" if ga.violation > 0 else "no percentage (objective 0)"))
+    print(_versus(ga, bb, sense))
     x = best.x
     counts = np.bincount(x, minlength=problem.n_nodes)
     busiest = np.argsort(-counts, kind="stable")[:5]
@@ -369,7 +400,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import scipy
 
     import gabalance as gb
-    from gabalance.backend import BACKENDS, gpu_status, resolve_backend
+    from gabalance.backend import BACKENDS, get_backend, gpu_status, resolve_backend
     from gabalance.solve import BASELINE_METHODS, DEFAULT_GENERATIONS, SEARCH_METHODS
 
     print(f"gabalance {gb.__version__}")
@@ -379,9 +410,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"backends  {', '.join(BACKENDS)}; auto -> {resolve_backend('auto')}")
     ok, why = gpu_status()
     if ok:
-        from gabalance.backend._cupy import device_info
-
-        d = device_info()
+        d = get_backend("cupy").device_info()
         print(f"gpu       {d['name']} (compute capability {d['compute_capability']}, "
               f"{d['memory_gib']} GiB); CUDA runtime {d['cuda_runtime']}, driver "
               f"{d['cuda_driver']}; CuPy {d['cupy']}")
@@ -402,12 +431,135 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    problem = _read(args.format, args.file, args.sense)
+    from gabalance import SolveResult
+
+    if args.problem:  # FILE is a result (--format and the rest are the problem's)
+        return _show_result(args, SolveResult.load(args.file))
+    res = _saved_result(args.file, args.format)
+    if res is not None:
+        return _show_result(args, res)
+    problem = _read(args.format, args.file, args.sense, args.index)
     print(_summary(problem))
     if args.out:
         problem.to_json(args.out)
         print(f"wrote {args.out}")
     return 0
+
+
+def _saved_result(path: str, fmt: str):
+    """The SolveResult saved in ``path`` (by ``solve --out``), or None: a problem file."""
+    from gabalance import SolveResult
+
+    if fmt != "json" or not Path(path).is_file():
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, RecursionError):  # not JSON (or too deep): the problem reader says so
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != "gabalance-result":
+        return None
+    return SolveResult.load(path)
+
+
+def _show_result(args: argparse.Namespace, res) -> int:
+    """``show RESULT.json [--problem FILE]``: a saved result, summarised; with its problem
+    re-validated against it, and each node's load."""
+    if args.out:
+        raise ValueError(f"--out converts a problem file to JSON; {args.file} is a saved result")
+    problem = None
+    if args.problem:
+        problem = _read(args.format, args.problem, args.sense, args.index)
+        try:
+            if res.get("x") is not None:  # (a result without a solution has nothing to check)
+                res.check(problem)
+        except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+            raise ValueError(f"{args.file} does not check out against {problem.name!r}: "
+                             f"{exc}") from None
+    try:
+        feasible = res.get("x") is not None and res.violation == 0
+        how = "gabalance.validate" if problem is not None else \
+            "as saved; --problem re-validates"
+        lines = _outcome(res, feasible, how)
+    except (AttributeError, KeyError) as exc:
+        raise ValueError(f"{args.file}: an incomplete result file, no {exc}") from None
+    print(f"result:      {args.file}")
+    if problem is not None:
+        print(_summary(problem))
+    print("\n".join(lines))
+    if res.x is None:
+        return 0
+    assignment = res.get("assignment") or {}
+    lines = _usage(assignment, problem)
+    lines += _finishing(res, list(assignment), [str(n) for n in assignment.values()])
+    if problem is not None:
+        lines += _node_loads(problem, res)
+    print("\n".join(lines))
+    return 0
+
+
+def _usage(assignment: dict, problem) -> list[str]:
+    """How many tasks run on how many nodes (and how many wait, ``gpu_allocation``)."""
+    placed = [n for n in assignment.values() if n is not None]
+    nodes = len(set(placed))
+    of = f" of {problem.n_nodes}" if problem is not None else ""
+    waiting = len(assignment) - len(placed)
+    wait = f", {waiting} waiting" if waiting else ""
+    counts: dict[str, int] = {}
+    for n in placed:
+        counts[n] = counts.get(n, 0) + 1
+    busiest = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
+    plural = "s" if nodes != 1 or of else ""
+    return [f"tasks:       {len(placed)} on {nodes}{of} node{plural}{wait}",
+            "busiest:     " + ", ".join(f"{n} ({c} tasks)" for n, c in busiest)]
+
+
+def _node_loads(problem, res) -> list[str]:
+    """Each used node's tasks and load against its capacity per resource, overloads
+    marked: the summed demand of its tasks (placements), or their peak demand at one time
+    and the share of the makespan the node is busy (schedules)."""
+    x = np.asarray(res.x, np.int64)
+    on = np.flatnonzero(x >= 0)
+    demand = problem.demand
+    d = np.asarray(demand[on, x[on]] if demand.ndim == 3 else demand[on], np.float64)
+    cap = np.asarray(problem.capacity, np.float64)
+    start, finish = res.get("start"), res.get("finish")
+    span = float(np.max(finish)) if finish is not None and len(finish) else 0.0
+    lines = [f"load per node (nodes with tasks; {'peak' if start is not None else 'summed'} "
+             "demand / capacity):"]
+    for j in np.unique(x[on]):
+        mine = x[on] == j
+        if start is None or finish is None:
+            load, busy = d[mine].sum(axis=0), ""
+        else:
+            s, f = np.asarray(start)[on][mine], np.asarray(finish)[on][mine]
+            load, active = _peak(s, f, d[mine])
+            busy = f", busy {100.0 * active / span:.3g}% of the makespan" if span > 0 else ""
+        parts = ", ".join(f"{r} {load[k]:g}/{cap[j, k]:g} ({_share(load[k], cap[j, k])})"
+                          for k, r in enumerate(problem.resources))
+        over = "  OVER CAPACITY" if (load > cap[j] + 1e-9 * np.abs(cap[j])).any() else ""
+        lines.append(f"  {problem.node_names[j]:<12} {int(mine.sum()):>5} tasks{busy}: "
+                     f"{parts}{over}")
+    return lines
+
+
+def _peak(start: np.ndarray, finish: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, float]:
+    """The most demand per resource of tasks running at one time (a task ending at t frees
+    its share for one starting at t), and how long at least one of them runs."""
+    times = np.concatenate([finish, start])
+    steps = np.concatenate([-demand, demand])
+    order = np.lexsort((np.r_[np.zeros(len(finish)), np.ones(len(start))], times))
+    peak = np.maximum(np.cumsum(steps[order], axis=0).max(axis=0), 0.0)
+    active, end = 0.0, -np.inf
+    for a, b in sorted(zip(start.tolist(), finish.tolist())):
+        active += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return peak, active
+
+
+def _share(load: float, cap: float) -> str:
+    if cap > 0:
+        return f"{100.0 * load / cap:.3g}%"
+    return "over" if load > 0 else "-"
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -484,12 +636,22 @@ def _version() -> str:
     return f"gabalance {__version__}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gabalance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose help and usage are plain text: the reST markup that help
+    text takes from docstrings (double backticks, roles such as :func:) is dropped."""
 
+    def format_help(self) -> str:
+        return _plain(super().format_help())
+
+    def format_usage(self) -> str:
+        return _plain(super().format_usage())
+
+
+def _plain(text: str) -> str:
+    return re.sub(r":[a-z]+(?::[a-z]+)*:`~?", "`", text).replace("`", "")
+
+
+def _add_solve_parser(sub) -> None:
     solve = sub.add_parser("solve", help="solve a problem with the GA or a baseline")
     solve.add_argument("file", help="a problem file, or a bundled example (scenario, "
                                     "ai_cluster)")
@@ -524,6 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             'pip install "gabalance[plot]")')
     solve.set_defaults(func=cmd_solve)
 
+
+def _add_check_parser(sub) -> None:
     exact = sub.add_parser("check", help="GA and the exact MILP on one instance: both "
                                          "objectives, the proven bound, the GA's gap to it")
     exact.add_argument("file", help="a problem file, or a bundled example (scenario)")
@@ -536,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     exact.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     exact.set_defaults(func=cmd_check)
 
+
+def _add_check_result_parser(sub) -> None:
     check = sub.add_parser("check-result",
                            help="reload a saved result and re-validate it against its problem")
     check.add_argument("result", help="a result JSON written by solve --out")
@@ -543,6 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_input(check, "sense for GAP files (default: the file's own)")
     check.set_defaults(func=cmd_check_result)
 
+
+def _add_demo_parser(sub) -> None:
     demo = sub.add_parser("demo", help="GA and every baseline on a bundled instance, one table")
     demo.add_argument("--instance", default="ai_cluster",
                       help="bundled name (ai_cluster, scenario) or a problem JSON file")
@@ -554,17 +722,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=cmd_demo)
 
+
+def _add_info_parser(sub) -> None:
     info = sub.add_parser("info", help="versions, threads, backends, methods, GA defaults")
     info.set_defaults(func=cmd_info)
 
-    show = sub.add_parser("show", help="load, validate and summarise a problem file")
-    show.add_argument("file", help="a problem file; for orlib-gap FILE#K picks problem K")
-    show.add_argument("--format", default="json", choices=FORMATS)
-    show.add_argument("--sense", default=None, choices=["min", "max"],
-                      help="objective sense for GAP files (default: the file's own)")
-    show.add_argument("--out", default=None, help="also write the problem as JSON here")
+
+def _add_show_parser(sub) -> None:
+    show = sub.add_parser("show", help="summarise a problem file (load, validate) or a saved "
+                                       "result (method, objective, feasibility, status, bound, "
+                                       "time, tasks per node)")
+    show.add_argument("file", help="a problem file (for orlib-gap FILE#K picks problem K) or "
+                                   "a result JSON written by solve --out")
+    show.add_argument("--problem", default=None, metavar="PROBLEM",
+                      help="with a result: its problem (file or bundled example name, read "
+                           "with --format, --index, --sense); re-validates the result and "
+                           "adds each node's load")
+    _add_input(show, "objective sense for GAP files (default: the file's own)")
+    show.add_argument("--out", default=None, metavar="P.json",
+                      help="also write the problem as JSON here")
     show.set_defaults(func=cmd_show)
 
+
+def _add_simulate_parser(sub) -> None:
     simul = sub.add_parser("simulate", help="replay a job trace under online policies (the "
                                             "GA balancer and classic balancers), one table")
     simul.add_argument("trace", help="a Gavel .trace file, a Pollux workload .csv, a problem "
@@ -588,6 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="also write the figures as JSON")
     simul.set_defaults(func=cmd_simulate)
 
+
+def _add_tune_parser(sub) -> None:
     tun = sub.add_parser("tune", help="search GA or PSO parameters on a set of problems "
                                       "(Optuna TPE; needs gabalance[tune])")
     tun.add_argument("files", nargs="+", metavar="FILE",
@@ -610,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="GAP formats: the sense of the cost")
     tun.add_argument("--format", default="json", choices=FORMATS,
                      help="file format of every FILE (default json)")
-    tun.add_argument("--backend", default="auto", choices=["auto", "numba", "numpy", "cupy"])
+    tun.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     tun.add_argument("--storage", default=None, metavar="URL",
                      help="Optuna storage (e.g. sqlite:///study.db): keep the study and "
                           "continue it on a later run")
@@ -624,7 +806,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     tun.add_argument("--quiet", action="store_true", help="no progress line")
     tun.set_defaults(func=cmd_tune)
 
-    args = parser.parse_args(argv)
+
+#: one function per subcommand that adds its parser (and sets ``func``, what runs it)
+SUBCOMMANDS = (_add_solve_parser, _add_check_parser, _add_check_result_parser,
+               _add_demo_parser, _add_info_parser, _add_show_parser, _add_simulate_parser,
+               _add_tune_parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gabalance`` parser, a subparser per subcommand."""
+    parser = _Parser(prog="gabalance", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

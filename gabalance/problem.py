@@ -56,7 +56,16 @@ T = TypeVar("T")
 
 
 class ProblemError(ValueError):
-    """An input problem is malformed; the message names the offending task, node or field."""
+    """An input problem is malformed; the message names the offending task, node or field.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.Problem(capacity=[[4]], demand=[[-1]])
+    Traceback (most recent call last):
+    ...
+    gabalance.problem.ProblemError: demand of task 't0' for 'r0' is negative (-1)
+    """
 
 
 def default_sense(objective: str, problem_sense: str = "min") -> str:
@@ -79,7 +88,14 @@ def check_sense(objective: str, sense: Any) -> None:
 
 
 def mode_of(objective: str) -> str:
-    """Return ``"placement"`` or ``"schedule"`` for an objective name."""
+    """Return ``"placement"`` or ``"schedule"`` for an objective name.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.mode_of("cost"), gb.mode_of("makespan")
+    ('placement', 'schedule')
+    """
     if objective in PLACEMENT_OBJECTIVES or objective in DEVICE_OBJECTIVES:
         return "placement"
     if objective in SCHEDULE_OBJECTIVES:
@@ -92,7 +108,16 @@ def mode_of(objective: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Node:
-    """A node for :meth:`Problem.from_dicts` (a dict with the same keys works too)."""
+    """A node for :meth:`Problem.from_dicts` (a dict with the same keys works too).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> nodes = [gb.Node("n1", {"cpu": 2}), gb.Node("n2", {"cpu": 4, "gpu": 1}, speed=2.0)]
+    >>> tasks = [gb.Task("a", demand={"cpu": 1}), gb.Task("b", demand={"gpu": 1}, after=["a"])]
+    >>> gb.Problem.from_dicts(nodes=nodes, tasks=tasks, objective="makespan")
+    Problem(2 tasks, 2 nodes, resources=['cpu', 'gpu'], 1 dependencies, objective='makespan')
+    """
 
     name: str
     capacity: Mapping[str, float] | Sequence[float]
@@ -110,6 +135,13 @@ class Task:
     ``runtime`` and ``cost`` map node -> value; a node missing from ``runtime`` (or given
     ``None``) cannot run the task. ``requires`` lists label requirements: a string must be
     among the node's labels, a list of strings needs any one of them.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.Task("train", demand={"cpu": 2, "gpu": 1}, runtime={"gpu-1": 30.0}, weight=3.0)
+    ... # doctest: +ELLIPSIS
+    Task(name='train', demand={'cpu': 2, 'gpu': 1}, demand_by_node=None, duration=1.0, ...)
     """
 
     name: str
@@ -128,7 +160,19 @@ class Task:
 
 @dataclasses.dataclass(frozen=True)
 class Dependency:
-    """``succ`` may start only after ``pred`` has finished and its ``data`` has arrived."""
+    """``succ`` may start only after ``pred`` has finished and its ``data`` has arrived.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> p = gb.Problem.from_dicts(
+    ...     nodes=[gb.Node("n1", {"cpu": 2}), gb.Node("n2", {"cpu": 2})],
+    ...     tasks=[gb.Task("a", demand={"cpu": 1}), gb.Task("b", demand={"cpu": 1})],
+    ...     dependencies=[gb.Dependency("a", "b", data=4.0)], bandwidth=2.0,
+    ...     objective="makespan")
+    >>> p.edges.tolist(), p.data.tolist()    # 4 units at bandwidth 2: 2 time units
+    ([[0, 1]], [4.0])
+    """
 
     pred: str
     succ: str
@@ -249,6 +293,31 @@ class Problem:
 
     Integer inputs stay int64 (``capacity`` and ``demand`` share one dtype), so integer
     data are evaluated exactly. All arrays are read-only.
+
+    Examples
+    --------
+    Arrays: two nodes (resources cpu and gpu), two tasks, one dependency.
+
+    >>> import gabalance as gb
+    >>> p = gb.Problem(capacity=[[4, 0], [8, 2]], demand=[[2, 0], [2, 1]],
+    ...                duration=[3, 8], speed=[1, 2], edges=[(0, 1)], objective="makespan")
+    >>> p
+    Problem(2 tasks, 2 nodes, resources=['r0', 'r1'], 1 dependencies, objective='makespan')
+    >>> p.allowed                          # the second task needs the GPU node
+    array([[ True,  True],
+           [False,  True]])
+
+    The same from named records (:meth:`from_dicts`; :meth:`from_json` reads files):
+
+    >>> q = gb.Problem.from_dicts(
+    ...     nodes=[{"name": "cpu-1", "capacity": {"cpu": 4}},
+    ...            {"name": "gpu-1", "capacity": {"cpu": 8, "gpu": 2}, "speed": 2.0}],
+    ...     tasks=[{"name": "prep", "demand": {"cpu": 2}, "duration": 3},
+    ...            {"name": "train", "demand": {"cpu": 2, "gpu": 1}, "duration": 8,
+    ...             "after": ["prep"]}],
+    ...     objective="makespan")
+    >>> q.resources, q.capacity.tolist()
+    (('cpu', 'gpu'), [[4, 0], [8, 2]])
     """
 
     resources: tuple[str, ...]
@@ -500,7 +569,7 @@ class Problem:
     ) -> Problem:
         """Build a problem from lists of dicts (or :class:`Node`/:class:`Task` objects).
 
-        ``resources`` defaults to the capacity keys of the first node (sorted order of
+        ``resources`` defaults to the capacity keys of all nodes (in order of first
         appearance). Dependencies are dicts or ``(pred, succ[, data])`` tuples of task names;
         a task's ``after`` list adds dependencies with no data.
         """
@@ -638,15 +707,18 @@ class _PlainIndex:
 
     @classmethod
     def of(cls, node_recs: list[dict], task_recs: list[dict], resources: Any) -> _PlainIndex:
-        """``resources`` default to the capacity keys of the first node."""
+        """``resources`` default to the capacity keys of all nodes, in order of appearance."""
         if resources is None:
-            first = node_recs[0]["capacity"] if node_recs else {}
-            if isinstance(first, (list, tuple)):
-                raise ProblemError("resources must be given when capacities are lists")
-            if not isinstance(first, Mapping):
-                raise ProblemError(f"capacity of node {node_recs[0]['name']!r} must be a "
-                                   f"mapping resource -> amount, got {first!r}")
-            resources = list(first)
+            seen: dict[str, None] = {}
+            for rec in node_recs:
+                cap = rec["capacity"]
+                if isinstance(cap, (list, tuple)):
+                    raise ProblemError("resources must be given when capacities are lists")
+                if not isinstance(cap, Mapping):
+                    raise ProblemError(f"capacity of node {rec['name']!r} must be a "
+                                       f"mapping resource -> amount, got {cap!r}")
+                seen.update(dict.fromkeys(str(r) for r in cap))
+            resources = list(seen)
         resources = [str(r) for r in _sequence(resources, "resources")]
         _check_unique(resources, "resource")
         return cls(resources, {r["name"]: j for j, r in enumerate(node_recs)},

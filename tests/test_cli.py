@@ -318,3 +318,205 @@ def test_demo_names_a_tie(capsys):
     assert "best: a tie of ga, " in out and "heft" in out.split("best: ")[1].split("(")[0]
     assert "GA vs the best baseline (least_loaded, 110): the same value" in out
     assert "0.00% better" not in out
+
+
+# --------------------------------------------------------------------------- the parser itself
+
+
+def _subcommands() -> dict:
+    """Subcommand name -> its parser, as the parser itself lists them."""
+    import argparse
+
+    from gabalance.cli import build_parser
+
+    parser = build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert len(actions) == 1
+    return dict(actions[0].choices)
+
+
+def test_cli_functions_are_short():
+    """main was one 150-line function; every function of cli.py stays under 60 lines."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(inspect.getmodule(main)))
+    long = {f.name: f.end_lineno - f.lineno + 1 for f in ast.walk(tree)
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and f.end_lineno - f.lineno + 1 >= 60}
+    assert long == {}
+
+
+def test_help_is_plain_text(capsys):
+    """No reST backticks (from docstrings) in the --help of gabalance or any subcommand."""
+    names = _subcommands()
+    assert {"solve", "check", "check-result", "show"} <= set(names)
+    for argv in ([], *([name] for name in names)):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: gabalance"), argv
+        assert "`" not in out, (argv, [line for line in out.splitlines() if "`" in line])
+
+
+def _readme_synopsis() -> dict[str, str]:
+    """The README's command-line synopsis: subcommand -> its lines, comments left out."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("```\ngabalance solve FILE")
+    block = text[start + 4:text.index("```", start + 4)]
+    sections: dict[str, str] = {}
+    name = None
+    for line in block.splitlines():
+        line = line.split("#")[0]
+        m = re.match(r"gabalance (\S+)", line)
+        if m:
+            name = m.group(1)
+        assert name is not None, line
+        sections[name] = sections.get(name, "") + line + "\n"
+    return sections
+
+
+def test_readme_synopsis_lists_every_option():
+    """Every long option of every subcommand (--max-evaluations of solve among them) stands
+    in the README's synopsis, no option the parser lacks does, and solve's choices are all
+    spelled out."""
+    import re
+
+    synopsis = _readme_synopsis()
+    subcommands = _subcommands()
+    assert set(synopsis) == set(subcommands)
+    for name, parser in subcommands.items():
+        options = {s: a for a in parser._actions for s in a.option_strings
+                   if s.startswith("--") and s != "--help"}
+        written = dict(re.findall(r"\[(--[a-z][a-z-]*)(?: ([^\s\]]+))?", synopsis[name]))
+        assert set(options) - set(written) == set(), name
+        assert set(written) - set(options) == set(), name
+        for flag, values in written.items():
+            choices = options[flag].choices
+            if choices and values != "...":
+                shown = set(values.split("|"))
+                assert shown <= set(choices), (name, flag, values)
+                if name == "solve":
+                    assert shown == set(choices), (flag, values)
+    assert "--max-evaluations" in synopsis["solve"]
+
+
+# --------------------------------------------------------------------------- show a saved result
+
+
+def test_show_summarises_a_saved_schedule_result(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["solve", "scenario", "--generations", "5", "--seed", "3", "--backend", "numpy",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    text = capsys.readouterr().out
+    for label in (f"result:      {out}", "method:      ga (backend numpy, seed 3)",
+                  "objective:   makespan (min) = 110",
+                  "feasible:    yes (as saved; --problem re-validates), violation 0",
+                  "generations: 5, evaluations: ",
+                  "bound:       ", "(schedule lower bound, proven), gap ",
+                  "time:        ", "status:      1 (limit reached): ", "tasks:       5 on ",
+                  "busiest:     ", "makespan:    110", "last 5 tasks to finish:"):
+        assert label in text, label
+    assert "Problem(" not in text and "load per node" not in text
+    # with its problem: re-validated, and each node's busy time
+    assert main(["show", str(out), "--problem", "scenario"]) == 0
+    text = capsys.readouterr().out
+    assert "Problem('scenario', 5 tasks, 5 nodes" in text
+    assert "feasible:    yes (gabalance.validate), violation 0" in text
+    assert "tasks:       5 on " in text and " of 5 nodes" in text
+    loads = text.split("load per node (nodes with tasks; peak demand / capacity):\n")[1]
+    loads = loads.splitlines()
+    assert loads and all(" tasks, busy " in line and "% of the makespan: cpu " in line
+                         and ", gpu " in line for line in loads)
+    assert sum(int(line.split()[1]) for line in loads) == 5
+    assert "OVER CAPACITY" not in text
+
+
+def test_show_saved_placement_and_milp_results(tmp_path, capsys):
+    from pathlib import Path
+
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    out = tmp_path / "r.json"
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--method", "milp", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(out), "--problem", f"{gap}#1", "--format", "orlib-gap",
+                 "--sense", "max"]) == 0
+    text = capsys.readouterr().out
+    assert "method:      milp" in text and "objective:   cost (max) = " in text
+    assert "(proven), gap 0%" in text and "model:       variables " in text
+    assert "status:      0 (optimal)" in text
+    loads = text.split("load per node (nodes with tasks; summed demand / capacity):\n")[1]
+    assert loads.splitlines() and all(" tasks: capacity " in line and "%)" in line
+                                      for line in loads.splitlines())
+    assert "makespan" not in text
+    # an infeasible result: saved, shown as such
+    assert main(["solve", f"{gap}#2", "--format", "orlib-gap", "--sense", "max",
+                 "--generations", "2", "--backend", "numpy", "--out", str(out)]) == 1
+    capsys.readouterr()
+    assert main(["show", str(out), "--problem", f"{gap}#2", "--format", "orlib-gap",
+                 "--sense", "max"]) == 0
+    text = capsys.readouterr().out
+    assert "feasible:    no (gabalance.validate)" in text and "OVER CAPACITY" in text
+
+
+def test_show_result_errors(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["solve", "scenario", "--method", "heft", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(out), "--problem", "ai_cluster"]) == 2
+    assert "does not check out against 'ai_cluster': result has 5 tasks" in \
+        capsys.readouterr().err
+    assert main(["show", str(out), "--out", str(tmp_path / "p.json")]) == 2
+    assert "is a saved result" in capsys.readouterr().err
+    from gabalance import examples
+
+    scenario = str(examples.path("scenario"))
+    assert main(["show", scenario, "--problem", "scenario"]) == 2
+    assert f"{scenario}: not a gabalance result file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- MILP size advice
+
+
+def test_hopeless_milp_is_not_told_to_raise_limits(capsys):
+    """ai_cluster's exact model has trillions of variables: no limit makes it solvable, so
+    the advice is the GA or a smaller instance, in solve and in check."""
+    assert main(["solve", "ai_cluster", "--method", "milp", "--time-limit", "5"]) == 1
+    text = capsys.readouterr().out
+    status = next(line for line in text.splitlines() if line.startswith("status:"))
+    assert "status:      6 (too large): too large for the exact model: " in status
+    assert "raise the limits" not in status
+    assert "out of reach for this instance" in status and "--method ga" in status
+    assert "smaller instance" in status
+    assert main(["check", "ai_cluster", "--time-limit", "1", "--backend", "numpy"]) == 0
+    text = capsys.readouterr().out
+    assert "raise the limits" not in text
+    assert "MILP: too large for the exact model" in text and "out of reach" in text
+
+
+def test_milp_just_over_the_limit_keeps_its_advice(tmp_path, capsys):
+    from pathlib import Path
+
+    gap = Path(__file__).parent / "fixtures" / "gap_tiny.txt"
+    params = tmp_path / "milp.json"
+    params.write_text('{"max_variables": 5}')  # 6 variables
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--method", "milp", "--params", str(params)]) == 1
+    text = capsys.readouterr().out
+    assert "raise the limits or use method='ga'" in text and "out of reach" not in text
+    out = tmp_path / "r.json"  # and show says the same of the saved result
+    assert main(["solve", f"{gap}#1", "--format", "orlib-gap", "--sense", "max",
+                 "--method", "milp", "--params", str(params), "--out", str(out)]) == 1
+    capsys.readouterr()
+    assert main(["show", str(out), "--problem", f"{gap}#1", "--format", "orlib-gap",
+                 "--sense", "max"]) == 0
+    text = capsys.readouterr().out
+    assert "status:      6 (too large): too large for the exact model: 6 variables" in text
+    assert "raise the limits or use method='ga'" in text and "objective:" not in text

@@ -232,6 +232,19 @@ def test_too_many_variables_is_status_6():
     assert gb.solve(p, "cost", method="milp", params=MILPParams(max_variables=4)).status == 0
 
 
+def test_hopelessly_large_model_is_not_told_to_raise_the_limits():
+    """Over 100 times a limit no limit makes the model solvable: the message says so (it used
+    to advise raising the limits for a model with trillions of variables)."""
+    p = _tiny_placement()
+    res = gb.solve(p, "cost", method="milp", params=MILPParams(max_nonzeros=1))
+    assert res.status == 6
+    # 10 nonzeros against a limit of 1: just over, the limits may be raised
+    assert res.message.endswith("raise the limits or use method='ga'")
+    big = gb.solve(examples.load("ai_cluster"), method="milp")
+    assert big.status == 6 and "raise the limits" not in big.message
+    assert "out of reach for this instance" in big.message and "method='ga'" in big.message
+
+
 def test_times_off_the_grid_are_status_6():
     p = gb.Problem([[1]], [[1], [1]], runtime=[[1 / 3], [1.0]])  # one after the other
     res = gb.solve(p, "makespan", method="milp", params=MILPParams(max_time_unit=2))
