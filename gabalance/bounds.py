@@ -127,6 +127,14 @@ class Bound:
     notes : dict
         What the parts used: ``energy_resource`` (the resource of the best energy bound),
         ``lp`` (why the LP bound is missing, when asked for and not given).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> b = gb.schedule_bound(examples.load("scenario"))
+    >>> b.value, b.binding, b.parts
+    (110.0, 'critical_path', {'critical_path': 110.0, 'energy': 96.0})
     """
 
     value: float

@@ -95,6 +95,15 @@ class MILPParams(DictRoundTrip):
         are no multiple of ``1 / max_time_unit`` cannot be modelled exactly (status 6).
     disp : bool, default False
         Print HiGHS's log.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> problem = examples.load("scenario")
+    >>> res = gb.solve(problem, method="milp", params=gb.MILPParams(mip_rel_gap=0.01))
+    >>> res.status, res.fun, res.message
+    (0, 110.0, 'optimal within a relative gap of 0.01 (proven by HiGHS)')
     """
 
     mip_rel_gap: float = 0.0

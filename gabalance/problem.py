@@ -707,17 +707,19 @@ class _PlainIndex:
 
     @classmethod
     def of(cls, node_recs: list[dict], task_recs: list[dict], resources: Any) -> _PlainIndex:
-        """``resources`` default to the capacity keys of all nodes, in order of appearance."""
+        """``resources`` default to the capacity keys of all nodes given as mappings, in
+        order of appearance (the first node's capacity decides whether that is possible)."""
         if resources is None:
+            first = node_recs[0]["capacity"] if node_recs else {}
+            if isinstance(first, (list, tuple)):
+                raise ProblemError("resources must be given when capacities are lists")
+            if not isinstance(first, Mapping):
+                raise ProblemError(f"capacity of node {node_recs[0]['name']!r} must be a "
+                                   f"mapping resource -> amount, got {first!r}")
             seen: dict[str, None] = {}
-            for rec in node_recs:
-                cap = rec["capacity"]
-                if isinstance(cap, (list, tuple)):
-                    raise ProblemError("resources must be given when capacities are lists")
-                if not isinstance(cap, Mapping):
-                    raise ProblemError(f"capacity of node {rec['name']!r} must be a "
-                                       f"mapping resource -> amount, got {cap!r}")
-                seen.update(dict.fromkeys(str(r) for r in cap))
+            for rec in node_recs:  # lists and bad values: checked with the node
+                if isinstance(rec["capacity"], Mapping):
+                    seen.update(dict.fromkeys(str(r) for r in rec["capacity"]))
             resources = list(seen)
         resources = [str(r) for r in _sequence(resources, "resources")]
         _check_unique(resources, "resource")

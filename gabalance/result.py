@@ -11,7 +11,7 @@ from scipy.optimize import OptimizeResult
 
 from gabalance.problem import Problem
 
-__all__ = ["STATUS", "SolveResult"]
+__all__ = ["STATUS", "SUCCESS_STATUSES", "SolveResult", "successful"]
 
 #: meaning of ``SolveResult.status`` (0-2 as in ``scipy.optimize.milp``)
 STATUS = {
@@ -26,6 +26,21 @@ STATUS = {
        "is one, else None)",
     6: "too large: the exact model would exceed its size limits (MILPParams); nothing solved",
 }
+
+#: statuses at which ``success`` is True when the solution is feasible. Unlike
+#: ``scipy.optimize.milp``, whose ``success`` means "proven optimal" (status 0 only), and
+#: ``scipy.optimize.minimize``, whose ``success`` is False when an iteration limit stops it, a
+#: metaheuristic always ends on a limit: here ``success`` means "a feasible solution, and the
+#: run ended as it was asked to" (optimal, a limit, a baseline done, or stopped by the user
+#: or the callback). Test ``status == 0`` for what ``milp.success`` means.
+SUCCESS_STATUSES = frozenset({0, 1, 3, 4})
+
+
+def successful(status: int, violation: float) -> bool:
+    """``SolveResult.success``: a feasible solution (``violation == 0``) at one of
+    :data:`SUCCESS_STATUSES`."""
+    return bool(violation == 0 and status in SUCCESS_STATUSES)
+
 
 _FORMAT = "gabalance-result"
 _ARRAYS = ("x", "priority", "start", "finish", "devices")
@@ -47,7 +62,9 @@ class SolveResult(OptimizeResult):
     violation : float
         Its constraint violation (0 = feasible; see docs/model.md).
     success : bool
-        True when a feasible solution was found and the run ended normally.
+        True when a feasible solution was found and the run ended as asked (status 0, 1, 3
+        or 4: :data:`SUCCESS_STATUSES`). Not SciPy ``milp``'s meaning (proven optimal):
+        test ``status == 0`` for that.
     status : int
         See :data:`STATUS`.
     message : str
@@ -90,6 +107,22 @@ class SolveResult(OptimizeResult):
     model : dict
         Exact method only: ``variables``, ``constraints``, ``nonzeros`` of the MILP, and in
         schedule mode ``time_unit`` (time steps per input time unit) and ``horizon``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> problem = examples.load("scenario")
+    >>> res = gb.solve(problem, max_generations=20, seed=0)
+    >>> res.fun, res.status, res.success, res.nit
+    (110.0, 1, True, 20)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "result.json")
+    ...     res.save(path)
+    ...     again = gb.SolveResult.load(path, problem)   # re-evaluated, re-validated
+    >>> again.fun, again.assignment == res.assignment
+    (110.0, True)
     """
 
     def to_dict(self) -> dict[str, Any]:

@@ -458,3 +458,17 @@ def test_derived_values_are_not_part_of_a_problem():
     assert Problem.from_json(p.to_json()) == p
     with pytest.raises(AttributeError, match="immutable"):
         p._cache_anything = 1
+
+
+def test_from_dicts_takes_resources_from_every_node():
+    """A node need not list the resources it lacks: the resources are the union of all
+    nodes' capacity keys (the first node's keys alone refused 'gpu' of a later node)."""
+    p = Problem.from_dicts(
+        nodes=[{"name": "cpu-1", "capacity": {"cpu": 4}},
+               {"name": "gpu-1", "capacity": {"cpu": 8, "gpu": 2}}],
+        tasks=[{"name": "a", "demand": {"gpu": 1}}])
+    assert p.resources == ("cpu", "gpu")
+    assert p.capacity.tolist() == [[4, 0], [8, 2]]
+    with pytest.raises(ProblemError, match="unknown resource 'tpu'"):
+        Problem.from_dicts(nodes=[{"name": "n", "capacity": {"cpu": 1}}],
+                           tasks=[{"name": "a", "demand": {"tpu": 1}}])

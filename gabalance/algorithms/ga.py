@@ -122,6 +122,17 @@ class GAParams(DictRoundTrip):
     stagnation : int, default 0
         Generations without improvement of the best after which all but the best tenth of
         the population is replaced by fresh individuals (0: never).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> params = gb.GAParams(population=50, mutation=0.02)
+    >>> params.to_dict()["mutation"], gb.GAParams.from_dict({"population": 40}).population
+    (0.02, 40)
+    >>> gb.GAParams(population=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: GAParams.population must be an integer >= 2, got 1
     """
 
     population: int = 100
@@ -207,6 +218,21 @@ class GA(Searcher):
     objective, violation : ndarray (P,) float64
     generation : int; nfev : int
         Generations told so far; full genome evaluations (decodes) made so far.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance.algorithms import GA
+    >>> from gabalance.generate import gap_like
+    >>> problem = gap_like(5, 30, kind="c", seed=1)      # 30 jobs on 5 agents, cost
+    >>> ga = GA(problem, "cost", params=gb.GAParams(population=20), seed=0)
+    >>> ga.init()
+    >>> for _ in range(5):
+    ...     x, keys = ga.ask()          # children, repaired, improved and evaluated
+    ...     ga.tell(x, keys)            # merged; ask's values are reused
+    >>> x, keys, value, violation = ga.best
+    >>> value, violation, ga.generation
+    (553.0, 0.0, 5)
     """
 
     def __init__(self, problem: Problem, objective: str, *, sense: str = "min",

@@ -108,6 +108,16 @@ class PSOParams(DictRoundTrip):
         Start some particles at the baselines' plans.
     stagnation : int, default 30
         Iterations without a better swarm best before the restart (0: never).
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> gb.PSOParams(swarm=30, topology="ring").neighbours
+    2
+    >>> gb.PSOParams(topology="star")
+    Traceback (most recent call last):
+    ...
+    ValueError: PSOParams.topology must be one of global, ring, got 'star'
     """
 
     swarm: int = 60
@@ -197,6 +207,19 @@ class PSO(Searcher):
         Iterations told so far.
     nfev : int
         Full evaluations (decodes) made.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance.algorithms import PSO
+    >>> from gabalance.generate import gap_like
+    >>> problem = gap_like(5, 30, kind="c", seed=1)
+    >>> pso = PSO(problem, "cost", params=gb.PSOParams(swarm=20), seed=0)
+    >>> pso.init()
+    >>> for _ in range(5):
+    ...     pso.step()                  # ask, then tell
+    >>> pso.best[2], pso.generation
+    (553.0, 5)
     """
 
     def __init__(self, problem: Problem, objective: str, *, sense: str = "min",
