@@ -19,7 +19,14 @@ __all__ = ["Evaluation", "best_index", "evaluate", "rank_order"]
 class Evaluation:
     """What :func:`evaluate` returns.
 
-    See :func:`evaluate` for an example.
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance import examples
+    >>> problem = examples.load("scenario")
+    >>> ev = gb.evaluate(problem, [3, 3, 4, 3, 4], schedule=True)   # one plan, its times
+    >>> ev.objective, ev.finish.shape
+    (array([144.]), (1, 5))
 
     Attributes
     ----------
@@ -276,7 +283,7 @@ def evaluate(
     >>> ev.objective, ev.violation      # the second breaks 4 constraints
     (array([144.,  inf]), array([0., 4.]))
     >>> ev.best(), ev.start[0]          # start times of the best plan
-    (0, array([ 0., 30., 30., 94., 94.]))
+    (0, array([20.,  0., 16.,  0., 64.]))
     """
     pop, key_arr, objective, sense, mode, rows, masks = _evaluate_iv(
         problem, population, keys, objective, sense, schedule, devices)
