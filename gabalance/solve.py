@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +16,7 @@ from gabalance.algorithms.ga import GA, GAParams
 from gabalance.algorithms.pso import PSO, PSOParams
 from gabalance.backend import resolve_backend
 from gabalance.bounds import relative_gap, schedule_bound
-from gabalance.evaluate import evaluate
+from gabalance.evaluate import check_mode, evaluate
 from gabalance.exact import EXACT_OBJECTIVES, MILPParams, solve_milp
 from gabalance.problem import (
     ALWAYS_MAX,
@@ -27,9 +27,12 @@ from gabalance.problem import (
     default_sense,
     mode_of,
 )
-from gabalance.result import SolveResult
+from gabalance.progress import ProgressBar, note
+from gabalance.result import SolveResult, successful
 
 __all__ = ["METHODS", "solve"]
+
+logger = logging.getLogger(__name__)
 
 #: search methods (take params, seeds, time limits, warm starts)
 SEARCH_METHODS = ("ga", "pso")
@@ -140,10 +143,7 @@ def _solve_iv(problem: Any, objective: Any, sense: Any, method: Any, time_limit:
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r} (choose from {', '.join(OBJECTIVES)})")
     mode = mode_of(objective)
-    if mode == "placement" and problem.n_edges:
-        raise ValueError(f"objective {objective!r} is a placement objective (all tasks resident "
-                         f"at once), but the problem has {problem.n_edges} dependencies; use a "
-                         "schedule objective (makespan, weighted_completion)")
+    check_mode(problem, objective)  # a ProblemError, which is a ValueError
     if sense is None:
         sense = default_sense(objective, problem.sense)
     if sense not in ("min", "max"):
@@ -232,49 +232,12 @@ def _devices_iv(problem: Problem, objective: str, method: str, params: Any, init
                          "time_limit or max_generations")
 
 
-class _Progress:
-    """A one-line progress display on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, enabled: bool, label: str, time_limit: float | None,
-                 max_generations: int | None) -> None:
-        self.enabled, self.label = enabled, label
-        self.time_limit, self.max_generations = time_limit, max_generations
-        self.last = 0.0
-
-    def show(self, gen: int, elapsed: float, best: float, violation: float,
-             final: bool = False) -> None:
-        if not self.enabled or (not final and elapsed - self.last < 0.1):
-            return
-        self.last = elapsed
-        total = []
-        if self.max_generations is not None:
-            total.append(f"gen {gen}/{self.max_generations}")
-        else:
-            total.append(f"gen {gen}")
-        total.append(f"{elapsed:.1f}" + (f"/{self.time_limit:g} s" if self.time_limit else " s"))
-        state = "feasible" if violation == 0 else f"violation {violation:.4g}"
-        sys.stderr.write(f"\r[{self.label}] {'  '.join(total)}  best {best:.6g} ({state})   ")
-        if final:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-def solve(
-    problem: Problem,
-    objective: str | None = None,
-    *,
-    sense: str | None = None,
-    method: str = "ga",
-    backend: str = "auto",
-    time_limit: float | None = None,
-    max_generations: int | None = None,
-    max_evaluations: int | None = None,
-    seed: int | None = None,
-    params: GAParams | PSOParams | MILPParams | dict | None = None,
-    initial: Any = None,
-    callback: Callable[[SolveResult], Any] | None = None,
-    progress: bool = False,
-) -> SolveResult:
+def solve(problem: Problem, objective: str | None = None, *, sense: str | None = None,
+          method: str = "ga", backend: str = "auto", time_limit: float | None = None,
+          max_generations: int | None = None, max_evaluations: int | None = None,
+          seed: int | None = None, params: GAParams | PSOParams | MILPParams | dict | None = None,
+          initial: Any = None, callback: Callable[[SolveResult], Any] | None = None,
+          progress: bool = False) -> SolveResult:
     """Find a good assignment (and, for schedule objectives, a schedule) for ``problem``.
 
     Parameters
@@ -283,67 +246,51 @@ def solve(
     objective : str, optional
         One of :data:`gabalance.OBJECTIVES` (default ``problem.objective``).
     sense : {"min", "max"}, optional
-        Only ``cost`` may be maximised (default ``problem.sense`` for cost);
-        ``gpu_allocation`` is always maximised.
+        Only ``cost`` may be maximised (default ``problem.sense``); ``gpu_allocation`` always is.
     method : str, default "ga"
         "ga" (:class:`gabalance.algorithms.GA`), "pso" (:class:`gabalance.algorithms.PSO`),
-        "milp" (the exact models of
-        :mod:`gabalance.exact`, solved by HiGHS; small instances) or a baseline from
-        :mod:`gabalance.baselines`: round_robin, least_connections, least_loaded,
-        first_fit_decreasing, best_fit_decreasing, heft, cpop, peft, wspt (the list
-        schedulers HEFT, CPOP, PEFT and Smith's ratio rule; schedule objectives), random.
-        Objective ``gpu_allocation`` (problems with GPU devices, docs/gpushare.md): "ga" is
-        the packing search (:func:`gabalance.algorithms.packing.pack_search`; takes
-        ``time_limit``, ``max_generations``, ``seed``, ``callback``, ``progress``), and
-        "random", "best_fit", "fgd", "fgd_fit", "fgd_exact", "fgd_pack", "dotprod",
-        "gpu_clustering", "gpu_packing" are the GPU-sharing policies of
-        :mod:`gabalance.gpushare`, run once in task order. The result then holds
-        ``devices`` (a device mask per task) and -1 in ``x`` for a task that waits.
+        "milp" (the exact models of :mod:`gabalance.exact`, solved by HiGHS; small instances)
+        or a baseline from :mod:`gabalance.baselines`: round_robin, least_connections,
+        least_loaded, first_fit_decreasing, best_fit_decreasing, heft, cpop, peft, wspt (the
+        list schedulers HEFT, CPOP, PEFT and Smith's ratio rule; schedule objectives), random.
+        Objective ``gpu_allocation`` (GPU devices, docs/gpushare.md): "ga" is the packing
+        search (:func:`gabalance.algorithms.packing.pack_search`; no ``params``, ``initial``
+        or ``max_evaluations``), the others the GPU-sharing policies of
+        :mod:`gabalance.gpushare`, run once in task order; ``devices`` then holds a device
+        mask per task, and ``x`` -1 for a task that waits.
     backend : {"auto", "numba", "numpy", "cupy"}
         Evaluation engine: ``auto`` honours ``GABALANCE_BACKEND``, else takes ``cupy`` when
         CuPy imports and a CUDA device answers, else ``numba``.
     time_limit : float, optional
-        Seconds for the whole solve except one-time kernel compilation (measured apart and
-        reported as ``compile_time``). The first population stays within it: the baselines'
-        plans are seeded cheapest first while a fifth of the limit lasts, the LP relaxation
-        (cost objective) gets at most a quarter of what is left, and the first population is
-        improved in chunks until half the limit has passed (the rest is only evaluated). A
-        generation starts only when the last one (before the first: the first population's
-        cost per individual) says it ends in time; in placement mode its children are
-        improved in chunks until the limit, the rest only evaluated. If a single step still
-        runs past the limit, the message says by how much. On the schedule objectives the
-        lower bound of :func:`gabalance.schedule_bound` (``bound``, ``gap``; milliseconds)
-        is computed first and counts inside the limit. On the cost objective the GA
-        stops early, with status 0, when an exact move proves its best optimal. For "milp",
-        HiGHS's time limit:
-        the result then carries the best MILP solution (status 1) or none (status 5) and a
-        proven ``bound``.
+        Seconds for the whole solve except one-time kernel compilation (``compile_time``). Each
+        stage of a search is sized to end in time (docs/search.md; an exact move that proves
+        the best optimal ends it early, status 0); the message says by how much a step that
+        still ran past the limit overran. The schedule objectives' lower bound
+        (:func:`gabalance.schedule_bound`: ``bound``, ``gap``) counts inside it. For "milp",
+        HiGHS's limit: the result then carries the best MILP solution (status 1) or none
+        (status 5) and a proven ``bound``.
     max_generations : int, optional
         Generations after the first population. With no limit given, 300 generations.
     max_evaluations : int, optional
         Search methods: no new generation starts once this many full evaluations (decodes,
-        ``nfev``; local search and justification count theirs) have been made, so a run may
-        end up to one generation past it. A budget that, unlike ``time_limit``, does not
-        depend on the machine's speed: same seed, same budget, same result
-        (:func:`gabalance.tune` gives every trial one).
+        ``nfev``; local search and justification count theirs) have been made (a run may end
+        one generation past it). Unlike ``time_limit`` it does not depend on the machine: same
+        seed, same budget, same result.
     seed : int, optional
         Seed of the run's one random generator (a non-negative integer): same seed and
         backend, same result. None draws one from the operating system's entropy; either
         way ``res.seed`` records it, so ``solve(..., seed=res.seed)`` repeats the run.
-    params : GAParams, PSOParams, MILPParams or dict, optional
-        Search parameters (:class:`gabalance.GAParams`, :class:`gabalance.PSOParams` for
-        "pso"), or for "milp"
-        :class:`gabalance.MILPParams` (gap tolerance, size limits).
+    params : GAParams, PSOParams ("pso"), MILPParams ("milp") or a dict of their fields
     initial : array_like (N,) of node indices or names, dict task -> node, or SolveResult
         Warm start: this solution joins the first population (after repair). For "milp" it
-        tightens the schedule horizon and is returned if HiGHS finds nothing in time (SciPy's
-        ``milp`` accepts no incumbent; see :mod:`gabalance.exact`).
+        tightens the schedule horizon and is returned if HiGHS finds nothing in time.
     callback : callable, optional
         Called after every generation with the current best as a :class:`SolveResult`
         (``x``, ``fun``, ``violation``, ``nit``, ``nfev``, ``time``); returning a true value
         or raising ``StopIteration`` stops the search (status 4).
     progress : bool, default False
-        Show generation, time and the best value on stderr.
+        A progress bar on stderr (:mod:`gabalance.progress`): generations, evaluations and
+        the best value; with a ``time_limit`` it fills with the seconds spent.
 
     Returns
     -------
@@ -354,25 +301,39 @@ def solve(
     --------
     >>> import gabalance as gb
     >>> from gabalance import examples
-    >>> res = gb.solve(examples.load("scenario"), "makespan", max_generations=20, seed=0)
-    >>> res.success
+    >>> gb.solve(examples.load("scenario"), "makespan", max_generations=20, seed=0).success
     True
     """
     t0 = time.perf_counter()
     a = _solve_iv(problem, objective, sense, method, time_limit, max_generations, params,
                   initial, callback, max_evaluations)
-    seed = _seed_iv(seed)
-    objective, sense, mode = a["objective"], a["sense"], a["mode"]
-    backend_name = resolve_backend(backend)
-    base = dict(objective=objective, sense=sense, mode=mode, method=method,
-                backend=backend_name, seed=seed)
+    base = _common_fields(a, method, _seed_iv(seed), backend)
+    return _dispatch(problem, a, base, time_limit, max_generations, max_evaluations, callback,
+                     progress, t0)
+
+
+def _common_fields(a: dict[str, Any], method: str, seed: int, backend: str) -> dict[str, Any]:
+    """The fields every result of the call carries (``a`` from :func:`_solve_iv`)."""
+    return dict(objective=a["objective"], sense=a["sense"], mode=a["mode"], method=method,
+                backend=resolve_backend(backend), seed=seed)
+
+
+def _dispatch(problem: Problem, a: dict[str, Any], base: dict[str, Any],
+              time_limit: float | None, max_generations: int | None,
+              max_evaluations: int | None, callback: Callable[[SolveResult], Any] | None,
+              progress: bool, t0: float) -> SolveResult:
+    """Run the checked call (``a`` from :func:`_solve_iv`, ``base`` the fields every result
+    carries) with its method: device model, baseline, exact or search."""
+    method, objective, seed = base["method"], base["objective"], base["seed"]
+    logger.debug("solve %r: method %s, objective %s (%s), backend %s, seed %d", problem.name,
+                 method, objective, base["sense"], base["backend"], seed)
     if objective in DEVICE_OBJECTIVES:
         if method == "ga" and time_limit is None and max_generations is None:
             max_generations = DEFAULT_GENERATIONS
         return _devices(problem, method, seed, time_limit, max_generations, callback,
                         progress, base, t0)
     # schedule objectives: a proven lower bound (milliseconds), inside the time limit
-    bound = schedule_bound(problem, objective).value if mode == "schedule" else None
+    bound = schedule_bound(problem, objective).value if base["mode"] == "schedule" else None
     if method in BASELINE_METHODS:
         return _bounded(_baseline(problem, method, seed, base, t0), bound)
     if method in EXACT_METHODS:
@@ -385,9 +346,9 @@ def solve(
         max_generations = DEFAULT_GENERATIONS
     with Clock(time_limit) as clock:
         clock.t0 = t0
-        res = _search(problem, method, backend_name, objective, sense, a, seed, time_limit,
-                      max_generations, max_evaluations, callback, progress, base, clock)
-    return _bounded(res, bound) if bound is not None else res
+        res = _search(problem, a, base, time_limit, max_generations, max_evaluations,
+                      callback, progress, clock)
+    return _bounded(res, bound)
 
 
 def _bounded(res: SolveResult, bound: float | None) -> SolveResult:
@@ -404,101 +365,153 @@ def _bounded(res: SolveResult, bound: float | None) -> SolveResult:
     return res
 
 
-def _search(problem: Problem, method: str, backend_name: str, objective: str, sense: str,
-            a: dict[str, Any], seed: int | None, time_limit: float | None,
-            max_generations: int | None, max_evaluations: int | None,
-            callback: Callable[[SolveResult], Any] | None, progress: bool,
-            base: dict[str, Any], clock: Clock) -> SolveResult:
-    """The GA / PSO loop of :func:`solve`: ``clock`` counts search time (wall time less
-    kernel compilation), which ``time_limit`` bounds."""
-    t0 = clock.t0
-    ga_params = a["params"]
+def _search(problem: Problem, a: dict[str, Any], base: dict[str, Any],
+            time_limit: float | None, max_generations: int | None,
+            max_evaluations: int | None, callback: Callable[[SolveResult], Any] | None,
+            progress: bool, clock: Clock) -> SolveResult:
+    """The GA / PSO run of :func:`solve`: ``clock`` counts search time (wall time less
+    kernel compilation), which ``time_limit`` bounds.
+
+    Under a time limit the first population stays within it: the baselines' plans are
+    seeded cheapest first while a fifth of the limit lasts (at most 5 s), the LP relaxation
+    (cost objective) gets at most a quarter of what is left, and the first population is
+    improved in chunks until half the limit has passed (the rest is only evaluated). A
+    generation starts only when the last one (before the first: the first population's cost
+    per individual) says it ends in time; in placement mode its children are improved in
+    chunks until the limit, the rest only evaluated.
+    """
+    method, backend = base["method"], base["backend"]
     algo = GA if method == "ga" else PSO
-    ga: Any = algo(problem, objective, sense=sense, params=ga_params, backend=backend_name,
-                   seed=seed, xp=_array_module(backend_name))
+    ga: Any = algo(problem, base["objective"], sense=base["sense"], params=a["params"],
+                   backend=backend, seed=base["seed"], xp=_array_module(backend))
     ga.clock = clock
     ga.search.clock = clock
+    bar = ProgressBar(f"gabalance {method}", enabled=progress, unit="gen",
+                      total=max_generations, time_limit=time_limit)
+    run = _SearchRun(ga, clock, base, callback, bar)
     budget = 5.0 if time_limit is None else min(5.0, 0.2 * time_limit)
-    history: dict[str, list] = {"generation": [], "time": [], "best": [], "violation": [],
-                                "nfev": []}
+    status, message = run.run(a["x0"], a["keys0"], budget, time_limit, max_generations,
+                              max_evaluations)
+    logger.debug("solve %r: %s after %d generations, %d evaluations", problem.name,
+                 message, ga.generation, ga.nfev)
+    res = run.result(problem, status, message, time_limit, a["params"])
+    bar.close(ga.generation, _fields(ga.nfev, res.fun, res.violation), res.time)
+    return res
 
-    def record() -> None:
+
+class _SearchRun:
+    """One GA / PSO run: its stopping rules, history, callback and progress bar."""
+
+    def __init__(self, ga: Any, clock: Clock, base: dict[str, Any],
+                 callback: Callable[[SolveResult], Any] | None, bar: ProgressBar) -> None:
+        self.ga, self.clock, self.base, self.callback, self.bar = ga, clock, base, callback, bar
+        self.history: dict[str, list] = {"generation": [], "time": [], "best": [],
+                                         "violation": [], "nfev": []}
+
+    def record(self) -> None:
+        """Append the current generation to the history."""
+        ga, history = self.ga, self.history
         fun, viol = ga.best_value  # scalars only: a device population stays where it is
         history["generation"].append(ga.generation)
-        history["time"].append(clock.elapsed())
+        history["time"].append(self.clock.elapsed())
         history["best"].append(fun)
         history["violation"].append(viol)
         history["nfev"].append(ga.nfev)
 
-    bar = _Progress(progress, f"gabalance {method}", time_limit, max_generations)
-    status, message = 1, ""
-    try:
-        ga.init(a["x0"], a["keys0"], seed_budget_s=budget)
-        record()
+    def run(self, x0: np.ndarray | None, keys0: np.ndarray | None, seed_budget_s: float,
+            time_limit: float | None, max_generations: int | None,
+            max_evaluations: int | None) -> tuple[int, str]:
+        """The first population, then generations until a limit: (status, message)."""
+        status, message = 1, ""
+        try:
+            self.ga.init(x0, keys0, seed_budget_s=seed_budget_s)
+            self.record()
+            status, message = self._generations(time_limit, max_generations, max_evaluations)
+        except KeyboardInterrupt:
+            status, message = 4, "interrupted"
+            if not self.history["generation"]:
+                raise
+        if self.history["generation"] and self.history["generation"][-1] != self.ga.generation:
+            self.record()
+        return status, message
+
+    def _generations(self, time_limit: float | None, max_generations: int | None,
+                     max_evaluations: int | None) -> tuple[int, str]:
+        ga, clock, history = self.ga, self.clock, self.history
         # a generation's cost before one has run: the first population's per-child cost
         last_gen = ga.seconds_per_child * (ga.children() if hasattr(ga, "children")
                                            else ga.pop.shape[0])
         while True:
             now = clock.elapsed()
             if max_generations is not None and ga.generation >= max_generations:
-                message = f"generation limit reached ({max_generations})"
-                break
+                return 1, f"generation limit reached ({max_generations})"
             if max_evaluations is not None and ga.nfev >= max_evaluations:
-                message = f"evaluation limit reached ({max_evaluations})"
-                break
+                return 1, f"evaluation limit reached ({max_evaluations})"
             # a small reserve for the final evaluation of the best and the result
             if time_limit is not None and now + last_gen + 0.01 * (1 + time_limit) > time_limit:
-                message = f"time limit reached ({time_limit:g} s)"
-                break
+                return 1, f"time limit reached ({time_limit:g} s)"
             g0 = clock.elapsed()
             ga.step()
             # a core move (GA, cost objective) happens at set stages only: not part of the
             # next generation's expected cost
             last_gen = clock.elapsed() - g0 - getattr(ga, "core_seconds", 0.0)
-            record()
-            bar.show(ga.generation, history["time"][-1], history["best"][-1],
-                     history["violation"][-1])
+            self.record()
+            self.bar.update(ga.generation, _fields(ga.nfev, history["best"][-1],
+                                                   history["violation"][-1]),
+                            history["time"][-1])
             if getattr(ga, "optimal", False):
-                status, message = 0, ("optimal: HiGHS solved what reduced-cost fixing leaves "
-                                      "around the best assignment")
-                break
-            if callback is not None:
+                return 0, ("optimal: HiGHS solved what reduced-cost fixing leaves around the "
+                           "best assignment")
+            if self.callback is not None:
                 x, k, fun, viol = ga.best
                 partial = SolveResult(x=x, priority=k, fun=fun, violation=viol, nit=ga.generation,
-                                      nfev=ga.nfev, time=history["time"][-1], **base)
-                try:
-                    stop = bool(callback(partial))
-                except StopIteration:
-                    stop = True
-                if stop:
-                    status, message = 4, "stopped by the callback"
-                    break
-    except KeyboardInterrupt:
-        status, message = 4, "interrupted"
-        if not history["generation"]:
-            raise
-    if history["generation"] and history["generation"][-1] != ga.generation:
-        record()
-    x, keys, _, _ = ga.best
-    res = _finish(problem, x, keys, base, status, message, t0)
-    compile_s = clock.compile_time
-    used = res.time - compile_s
-    if time_limit is not None and used > time_limit and message.startswith("time limit"):
-        # say what happened: the first population (or one generation) ran past the limit
+                                      nfev=ga.nfev, time=history["time"][-1], **self.base)
+                if _callback_stops(self.callback, partial):
+                    return 4, "stopped by the callback"
+
+    def result(self, problem: Problem, status: int, message: str, time_limit: float | None,
+               params: GAParams | PSOParams) -> SolveResult:
+        """The best individual, evaluated once more, with the run's counts, history and
+        (cost objective) the LP relaxation's bound."""
+        ga, sense = self.ga, self.base["sense"]
+        x, keys, _, _ = ga.best
+        res = _finish(problem, x, keys, self.base, status, message, self.clock.t0)
+        compile_s = self.clock.compile_time
+        _say_overrun(res, time_limit, res.time - compile_s)
+        lp = getattr(ga.search, "lp", None)
+        bound = None if lp is None else (lp.bound if sense == "min" else -lp.bound)
+        if res.status == 0:
+            bound = res.fun
+        gap = math.nan
+        if bound is not None and res.violation == 0:
+            gap = relative_gap(res.fun, bound) if sense == "min" else relative_gap(-res.fun, -bound)
+        res.update(nit=ga.generation, nfev=ga.nfev, history=self.history,
+                   params=params.to_dict(), seeded=list(ga.seeded), compile_time=compile_s,
+                   bound=bound, gap=gap)
+        return res
+
+
+def _fields(nfev: int, best: float, violation: float) -> str:
+    """A search's progress fields: evaluations and the best value (feasible or not)."""
+    state = "feasible" if violation == 0 else f"violation {violation:.4g}"
+    return f"evals {nfev}, best {best:.6g} ({state})"
+
+
+def _callback_stops(callback: Callable[[SolveResult], Any], partial: SolveResult) -> bool:
+    """Whether ``callback`` asks to stop: a true return value or ``StopIteration``."""
+    try:
+        return bool(callback(partial))
+    except StopIteration:
+        return True
+
+
+def _say_overrun(res: SolveResult, time_limit: float | None, used: float) -> None:
+    """Say in the message when ``used`` seconds of search ran past the time limit (the first
+    population, or one generation, took longer than the limit left)."""
+    if time_limit is not None and used > time_limit:
         res["message"] = res.message.replace(
             f"time limit reached ({time_limit:g} s)",
             f"time limit of {time_limit:g} s exceeded ({used:.2f} s of search)")
-    lp = getattr(ga.search, "lp", None)
-    bound = None if lp is None else (lp.bound if sense == "min" else -lp.bound)
-    if res.status == 0:
-        bound = res.fun
-    gap = math.nan
-    if bound is not None and res.violation == 0:
-        gap = relative_gap(res.fun, bound) if sense == "min" else relative_gap(-res.fun, -bound)
-    res.update(nit=ga.generation, nfev=ga.nfev, history=history, params=ga_params.to_dict(),
-               seeded=list(ga.seeded), compile_time=compile_s, bound=bound, gap=gap)
-    bar.show(ga.generation, res.time, res.fun, res.violation, final=True)
-    return res
 
 
 def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict[str, Any],
@@ -517,7 +530,7 @@ def _finish(problem: Problem, x: np.ndarray, keys: np.ndarray | None, base: dict
         message = "completed"
     res = SolveResult(
         x=np.asarray(x, np.int32), fun=fun, violation=viol,
-        success=bool(viol == 0 and status in (0, 1, 3, 4)), status=status, message=message,
+        success=successful(status, viol), status=status, message=message,
         nit=0, nfev=1,
         assignment={t: problem.node_names[int(j)] for t, j in zip(problem.task_names, x)},
         priority=None if not schedule or keys is None else np.asarray(keys, np.float64),
@@ -558,9 +571,8 @@ def _exact(problem: Problem, params: MILPParams, time_limit: float | None,
            progress: bool, t0: float, lower: float | None = None) -> SolveResult:
     """``method="milp"``; ``lower`` is the combinatorial lower bound of a schedule
     objective (:func:`gabalance.bounds.schedule_bound`), kept when HiGHS's is weaker."""
-    if progress:
-        limit = f", time limit {time_limit:g} s" if time_limit else ""
-        sys.stderr.write(f"[gabalance milp] building and solving the MILP (HiGHS{limit})\n")
+    limit = f", time limit {time_limit:g} s" if time_limit else ""
+    note("gabalance milp", f"building and solving the MILP (HiGHS{limit})", progress)
     sol = solve_milp(problem, base["objective"], base["sense"], time_limit, params, initial)
     if sol.x is None:
         res = SolveResult(x=None, fun=math.nan, violation=math.nan, success=False,
@@ -590,9 +602,8 @@ def _exact(problem: Problem, params: MILPParams, time_limit: float | None,
             res.update(status=0, message="optimal: the time limit came, but the bound (rounded "
                        "to the objective's grid) already meets the solution")
     res.update(bound=bound, gap=gap, model=sol.stats, params=params.to_dict())
-    if progress:
-        sys.stderr.write(f"[gabalance milp] {res.message}: objective {fun:.6g}, bound "
-                         f"{bound:.6g}, {res.time:.2f} s\n")
+    note("gabalance milp", f"{res.message}: objective {fun:.6g}, bound {bound:.6g}, "
+         f"{res.time:.2f} s", progress)
     return res
 
 
@@ -621,23 +632,20 @@ def _devices(problem: Problem, method: str, seed: int | None, time_limit: float 
     if method != "ga":
         run = gpushare.run_policy(problem, method, seed=0 if seed is None else seed)
         return _finish_devices(problem, run.x, run.devices, base, 3, "", t0)
-    bar = _Progress(progress, "gabalance ga", time_limit, max_generations)
+    bar = ProgressBar("gabalance ga", enabled=progress, unit="gen", total=max_generations,
+                      time_limit=time_limit)
     status, message = 1, ""
     with Clock(time_limit) as clock:
         clock.t0 = t0
 
         def report(gen: int, value: float, x: np.ndarray, masks: np.ndarray) -> bool:
             elapsed = clock.elapsed()
-            bar.show(gen, elapsed, value, 0.0)
+            bar.update(gen, _fields(gen, value, 0.0), elapsed)
             if callback is None:
                 return False
             partial = SolveResult(x=x.astype(np.int32), devices=masks.copy(), fun=value,
                                   violation=0.0, nit=gen, nfev=gen, time=elapsed, **base)
-            try:
-                stop = bool(callback(partial))
-            except StopIteration:
-                stop = True
-            return stop
+            return _callback_stops(callback, partial)
 
         out = pack_search(problem, time_limit=time_limit, max_generations=max_generations,
                           seed=seed, elapsed=clock.elapsed, callback=report)
@@ -650,16 +658,12 @@ def _devices(problem: Problem, method: str, seed: int | None, time_limit: float 
             message = f"generation limit reached ({max_generations})"
         compile_s = clock.compile_time
     res = _finish_devices(problem, out.x, out.devices, base, status, message, t0)
-    used = res.time - compile_s
-    if time_limit is not None and used > time_limit:
-        res["message"] = res.message.replace(
-            f"time limit reached ({time_limit:g} s)",
-            f"time limit of {time_limit:g} s exceeded ({used:.2f} s of search)")
+    _say_overrun(res, time_limit, res.time - compile_s)
     history = dict(out.history)
     history["violation"] = [0.0] * len(history.get("best", []))
     res.update(nit=out.generations, nfev=out.generations + len(out.seeded), history=history,
                seeded=list(out.seeded), compile_time=compile_s)
-    bar.show(out.generations, res.time, res.fun, res.violation, final=True)
+    bar.close(out.generations, _fields(res.nfev, res.fun, res.violation), res.time)
     return res
 
 
@@ -678,7 +682,7 @@ def _finish_devices(problem: Problem, x: np.ndarray, masks: np.ndarray, base: di
     waiting = int((x < 0).sum())
     res = SolveResult(
         x=x.astype(np.int32), devices=masks, fun=fun, violation=viol,
-        success=bool(viol == 0 and status in (0, 1, 3, 4)), status=status,
+        success=successful(status, viol), status=status,
         message=message + (f"; {waiting} task(s) wait" if waiting else ""), nit=0, nfev=1,
         assignment={t: (problem.node_names[int(j)] if j >= 0 else None)
                     for t, j in zip(problem.task_names, x)},

@@ -24,19 +24,29 @@ trial, so the best trial is never worse than them on the tuning problems.
 
 Examples
 --------
->>> import gabalance as gb                                      # doctest: +SKIP
->>> res = gb.tune(problems, method="ga", time_limit=1.0, n_trials=20, seed=0)
->>> res.save_params("params.json")                              # for solve(params=...)
->>> gb.solve(problems[0], params=gb.GAParams.from_dict(res.params),
-...          max_evaluations=res.budgets[0], seed=res.seeds[0][0])
+Tune on two small GAP instances (budgets of 0.05 s each, three trials), then solve one of
+them with the parameters found, at its budget and seed:
+
+>>> import gabalance as gb
+>>> from gabalance.generate import gap_like
+>>> problems = [gap_like(5, 20, seed=s) for s in range(2)]
+>>> res = gb.tune(problems, "ga", time_limit=0.05, n_trials=3, seed=0)
+>>> res.n_trials, type(res.best_params).__name__, res.seeds
+(3, 'GAParams', [[0], [1]])
+>>> res.score <= res.base_score          # the starting parameters are the first trial
+True
+>>> again = gb.solve(problems[0], params=res.best_params, max_evaluations=res.budgets[0],
+...                  seed=res.seeds[0][0])
+>>> again.status                         # the evaluation budget ended it
+1
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -46,7 +56,8 @@ import numpy as np
 
 from gabalance.algorithms.ga import GAParams
 from gabalance.algorithms.pso import PSOParams
-from gabalance.problem import Problem, default_sense
+from gabalance.problem import Problem, default_sense, mode_of
+from gabalance.progress import ProgressBar, note
 from gabalance.solve import SEARCH_METHODS, solve
 
 __all__ = ["INFEASIBLE_GAP", "TuneError", "TuneResult", "load_params", "score", "tune"]
@@ -54,6 +65,8 @@ __all__ = ["INFEASIBLE_GAP", "TuneError", "TuneResult", "load_params", "score", 
 #: the gap an infeasible result counts as (100 %)
 INFEASIBLE_GAP = 1.0
 _FORMAT = "gabalance-tune/1"
+
+logger = logging.getLogger(__name__)
 
 
 class TuneError(ValueError):
@@ -264,6 +277,18 @@ class TuneResult:
     best_trial : int
         Number of the best trial.
     n_trials, seed, elapsed, message
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import gabalance as gb
+    >>> from gabalance.generate import gap_like
+    >>> res = gb.tune([gap_like(5, 20, seed=0)], "ga", time_limit=0.05, n_trials=2, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     res.save(os.path.join(tmp, "study.json"))
+    ...     back = gb.TuneResult.load(os.path.join(tmp, "study.json"))
+    >>> back.params == res.params, back.budgets == res.budgets
+    (True, True)
     """
 
     method: str
@@ -486,7 +511,9 @@ def tune(problems: Sequence[Problem] | Problem, method: str = "ga", *,
     timeout : float, optional
         Stop starting new trials after this many seconds.
     progress : bool, default False
-        A one-line progress display on stderr.
+        A progress bar on stderr (:mod:`gabalance.progress`): trials done, the running
+        trial's gap, the best score so far and the pruned trials; with a ``timeout`` it fills
+        with the seconds spent.
     callback : callable, optional
         Called after each trial with a dict (``number``, ``state``, ``score``, ``best``).
 
@@ -500,76 +527,142 @@ def tune(problems: Sequence[Problem] | Problem, method: str = "ga", *,
     TPE: Bergstra, Bardenet, Bengio & Kégl, NeurIPS 2011. Pruning: Optuna's median rule
     (a trial stops when its running mean gap after ``k`` problems is worse than the median
     of earlier trials at ``k``); Akiba et al., "Optuna", KDD 2019.
+
+    Examples
+    --------
+    >>> import gabalance as gb
+    >>> from gabalance.generate import gap_like
+    >>> res = gb.tune([gap_like(5, 20, seed=0)], "pso", time_limit=0.05, n_trials=2, seed=1)
+    >>> res.method, res.n_trials, sorted(res.best_params.to_dict()) == sorted(
+    ...     gb.PSOParams().to_dict())
+    ('pso', 2, True)
     """
+    optuna = _import_optuna()
+    t0 = time.perf_counter()
+    probs, known, base_p = _tune_iv(problems, method, time_limit, n_trials, seed, best_known,
+                                    repeats, base, budgets, objective)
+    study = _Study(optuna, probs, method, objective, known, base_p, seed, repeats, backend,
+                   progress)
+    study.open(storage, study_name, budgets, time_limit)
+    message = study.run(n_trials, timeout, callback)
+    return study.result(time_limit, time.perf_counter() - t0, message)
+
+
+def _import_optuna() -> Any:
+    """The optuna module, or an ImportError that says how to install it."""
     try:
         import optuna
     except ImportError:
         raise ImportError('gabalance.tune needs Optuna: pip install "gabalance[tune]"') \
             from None
-    t0 = time.perf_counter()
-    probs, known, base_p = _tune_iv(problems, method, time_limit, n_trials, seed, best_known,
-                                    repeats, base, budgets, objective)
-    names = [p.name for p in probs]
-    objs = [_objective_of(p, objective) for p in probs]
-    seeds = [[int(seed) + 1000 * r + i for r in range(repeats)] for i in range(len(probs))]
-    from gabalance.problem import mode_of
+    return optuna
 
-    space = _relevant(method, {mode_of(o) for o, _ in objs}, {o for o, _ in objs})
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        storage=storage, study_name=study_name or f"gabalance-{method}",
-        load_if_exists=storage is not None, direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=int(seed)),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
-    attrs = study.user_attrs
-    if attrs.get("problems") not in (None, names):
-        raise TuneError(f"study {study.study_name!r} in {storage} tuned other problems "
-                        f"({attrs['problems']}); use another study_name")
-    if "budgets" in attrs:
-        budgets = attrs["budgets"]
-    bar = _Bar(progress, method, n_trials)
-    if budgets is None:
+
+class _Study:
+    """One tuning study: the problems with their objectives, budgets, seeds and reference
+    values, the Optuna study whose trials score parameter sets on them, and the progress bar.
+
+    Optuna's values use fixed anchors (the best known value, else the first feasible value
+    the study saw, normally the base trial's), so TPE and the pruner compare like with like;
+    the final scores (:meth:`result`) use the study's best values.
+    """
+
+    def __init__(self, optuna: Any, problems: list[Problem], method: str,
+                 objective: str | None, known: list[float | None], base: Any, seed: int,
+                 repeats: int, backend: str, progress: bool) -> None:
+        self.optuna, self.problems, self.method, self.known = optuna, problems, method, known
+        self.base, self.seed, self.backend, self.progress = base, int(seed), backend, progress
+        self.names = [p.name for p in problems]
+        self.objs = [_objective_of(p, objective) for p in problems]
+        self.seeds = [[int(seed) + 1000 * r + i for r in range(repeats)]
+                      for i in range(len(problems))]
+        self.space = _relevant(method, {mode_of(o) for o, _ in self.objs},
+                               {o for o, _ in self.objs})
+        self.budgets: list[int] = []
+        self.best_seen: list[float | None] = [None] * len(problems)  # best feasible value
+        self.anchor: list[float | None] = [None] * len(problems)
+        self.study: Any = None
+        self.callback: Callable[[dict[str, Any]], Any] | None = None
+        self.bar = ProgressBar(self.label, enabled=False, unit="trials")
+        self.done = self.pruned = 0
+        self.best: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"tune {self.method}"
+
+    # ------------------------------------------------------------------ setting up
+    def open(self, storage: str | None, study_name: str | None, budgets: Sequence[int] | None,
+             time_limit: float) -> None:
+        """Create the Optuna study (or continue the one in ``storage``), fix the budgets
+        (the study's, the given ones or calibrated) and queue ``base`` as the first trial."""
+        optuna = self.optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = study = optuna.create_study(
+            storage=storage, study_name=study_name or f"gabalance-{self.method}",
+            load_if_exists=storage is not None, direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=self.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
+        attrs = study.user_attrs
+        if attrs.get("problems") not in (None, self.names):
+            raise TuneError(f"study {study.study_name!r} in {storage} tuned other problems "
+                            f"({attrs['problems']}); use another study_name")
+        if "budgets" in attrs:
+            budgets = attrs["budgets"]
+        self.budgets = [int(b) for b in (budgets if budgets is not None
+                                         else self._calibrate(time_limit))]
+        study.set_user_attr("problems", self.names)
+        study.set_user_attr("budgets", self.budgets)
+        if not study.trials:
+            study.enqueue_trial(_enqueue_values(self.method, self.space, self.base))
+        for tr in study.trials:
+            for i, (vi, wi) in enumerate(zip(tr.user_attrs.get("values", []),
+                                             tr.user_attrs.get("violations", []))):
+                _update_best(self.best_seen, i, vi, wi, self.objs[i][1])
+        self.anchor = list(attrs.get("anchor") or self.anchor)
+
+    def _calibrate(self, time_limit: float) -> list[int]:
+        """Per problem, the evaluations ``base`` makes in ``time_limit`` seconds."""
         budgets = []
-        for i, p in enumerate(probs):
-            bar.note(f"calibrating {p.name} ({time_limit:g} s)")
-            res = solve(p, objs[i][0], method=method, params=base_p, time_limit=time_limit,
-                        seed=seeds[i][0], backend=backend)
+        for i, p in enumerate(self.problems):
+            note(self.label, f"calibrating {p.name} ({time_limit:g} s)", self.progress)
+            res = solve(p, self.objs[i][0], method=self.method, params=self.base,
+                        time_limit=time_limit, seed=self.seeds[i][0], backend=self.backend)
             budgets.append(int(max(1, res.nfev)))
-    budgets = [int(b) for b in budgets]
-    study.set_user_attr("problems", names)
-    study.set_user_attr("budgets", budgets)
-    if not study.trials:
-        study.enqueue_trial(_enqueue_values(method, space, base_p))
+            logger.debug("calibrated %r: %d evaluations in %.3g s", p.name, budgets[-1],
+                         res.time)
+        return budgets
 
-    best_seen: list[float | None] = [None] * len(probs)   # best feasible value per problem
-    for tr in study.trials:
-        for i, (vi, wi) in enumerate(zip(tr.user_attrs.get("values", []),
-                                         tr.user_attrs.get("violations", []))):
-            _update_best(best_seen, i, vi, wi, objs[i][1])
-    # Optuna's values use fixed anchors (the best known value, else the first feasible value
-    # the study saw, normally the base trial's), so TPE and the pruner compare like with
-    # like; the final scores use the study's best values (see _result).
-    anchor: list[float | None] = list(attrs.get("anchor") or [None] * len(probs))
+    # ------------------------------------------------------------------ running
+    def run(self, n_trials: int, timeout: float | None,
+            callback: Callable[[dict[str, Any]], Any] | None) -> str:
+        """Run ``n_trials`` trials (fewer when ``timeout`` passes or on Ctrl-C: the message
+        then says "interrupted")."""
+        self.callback = callback
+        self.bar = ProgressBar(self.label, enabled=self.progress, unit="trials",
+                               total=n_trials, time_limit=timeout)
+        message = ""
+        try:
+            self.study.optimize(self.objective, n_trials=n_trials, timeout=timeout,
+                                callbacks=[self.after], catch=())
+        except KeyboardInterrupt:
+            message = "interrupted"
+        self.bar.close(self.done, self._fields())
+        return message
 
-    def anchors() -> list[float | None]:
-        return [k if k is not None else a for k, a in zip(known, anchor)]
-
-    def current_best(study_: Any) -> float | None:
-        ref = [k if k is not None else b for k, b in zip(known, best_seen)]
-        scores = [_trial_score(t.user_attrs, ref, objs) for t in study_.trials
-                  if t.state.name == "COMPLETE"]
-        return min(scores) if scores else None
-
-    def objective_fn(trial: Any) -> float:
-        params = _suggest(trial, method, space, base_p)
+    def objective(self, trial: Any) -> float:
+        """Optuna's objective: the trial's parameters solved on every problem and seed; the
+        running mean gap (against the anchors) is reported after each problem for pruning."""
+        params = _suggest(trial, self.method, self.space, self.base)
         trial.set_user_attr("params", params.to_dict())
         vals: list[list[float]] = []
         viols: list[list[float]] = []
         spent = 0.0
-        for i, p in enumerate(probs):
+        for i, p in enumerate(self.problems):
             vi, wi = [], []
-            for s in seeds[i]:
-                fun, viol, t = _run(p, objs[i][0], method, params, budgets[i], s, backend)
+            for s in self.seeds[i]:
+                fun, viol, t = _run(p, self.objs[i][0], self.method, params, self.budgets[i], s,
+                                    self.backend)
                 vi.append(fun)
                 wi.append(viol)
                 spent += t
@@ -578,38 +671,93 @@ def tune(problems: Sequence[Problem] | Problem, method: str = "ga", *,
             trial.set_user_attr("values", vals)
             trial.set_user_attr("violations", viols)
             trial.set_user_attr("time", spent)
-            _update_best(best_seen, i, vi, wi, objs[i][1])
-            if anchor[i] is None and best_seen[i] is not None:
-                anchor[i] = best_seen[i]
-                study.set_user_attr("anchor", anchor)
-            r = anchors()
-            running = float(np.mean([_gap(f, v, r[k], objs[k][1])
-                                     for k in range(i + 1)
-                                     for f, v in zip(vals[k], viols[k])]))
-            bar.show(running, None if i + 1 == len(probs) else f"{i + 1}/"
-                     f"{len(probs)}")
+            self._saw(i, vi, wi)
+            running = self._running_gap(vals, viols)
+            where = None if i + 1 == len(self.problems) else f"{i + 1}/{len(self.problems)}"
+            self.bar.update(self.done, self._fields(running, where))
             trial.report(running, i)
-            if i + 1 < len(probs) and trial.should_prune():
-                raise optuna.TrialPruned()
+            if i + 1 < len(self.problems) and trial.should_prune():
+                raise self.optuna.TrialPruned()
         return running
 
-    def after(study_: Any, frozen: Any) -> None:
-        state = frozen.state.name.lower()
-        info = {"number": frozen.number, "state": state, "score": frozen.value,
-                "best": current_best(study_)}
-        bar.done(info)
-        if callback is not None:
-            callback(info)
+    def _saw(self, i: int, vals: list[float], viols: list[float]) -> None:
+        """Fold problem ``i``'s values into the best seen; the first feasible one anchors."""
+        _update_best(self.best_seen, i, vals, viols, self.objs[i][1])
+        if self.anchor[i] is None and self.best_seen[i] is not None:
+            self.anchor[i] = self.best_seen[i]
+            self.study.set_user_attr("anchor", self.anchor)
 
-    message = ""
-    try:
-        study.optimize(objective_fn, n_trials=n_trials, timeout=timeout, callbacks=[after],
-                       catch=())
-    except KeyboardInterrupt:
-        message = "interrupted"
-    bar.close()
-    return _result(study, method, probs, objs, known, best_seen, budgets, seeds, base_p,
-                   time_limit, seed, time.perf_counter() - t0, message)
+    def _running_gap(self, vals: list[list[float]], viols: list[list[float]]) -> float:
+        """Mean gap of the problems solved so far against the anchors."""
+        ref = [k if k is not None else a for k, a in zip(self.known, self.anchor)]
+        return float(np.mean([_gap(f, v, ref[k], self.objs[k][1])
+                              for k in range(len(vals)) for f, v in zip(vals[k], viols[k])]))
+
+    def after(self, study: Any, frozen: Any) -> None:
+        """Optuna's callback after each trial: count it, tell the bar and ``callback``."""
+        info = {"number": frozen.number, "state": frozen.state.name.lower(),
+                "score": frozen.value, "best": self._current_best(study)}
+        self.done += 1
+        self.pruned += info["state"] == "pruned"
+        if info["best"] is not None:
+            self.best = info["best"]
+        logger.debug("trial %d %s: score %s, best %s", info["number"], info["state"],
+                     info["score"], info["best"])
+        self.bar.update(self.done, self._fields(), force=True)
+        if self.callback is not None:
+            self.callback(info)
+
+    def _current_best(self, study: Any) -> float | None:
+        """The best complete trial's score against the best values seen so far."""
+        scores = [_trial_score(t.user_attrs, self._reference(), self.objs) for t in study.trials
+                  if t.state.name == "COMPLETE"]
+        return min(scores) if scores else None
+
+    def _reference(self) -> list[float | None]:
+        """Per problem the best known value, else the best value the study found."""
+        return [k if k is not None else b for k, b in zip(self.known, self.best_seen)]
+
+    def _fields(self, running: float | None = None, where: str | None = None) -> str:
+        """The bar's fields: the running trial's gap (and how far it got), the best score
+        so far and the count of pruned trials."""
+        best = "-" if self.best is None else f"{100 * self.best:.4f}%"
+        trial = "" if running is None else (
+            f"trial {self.done + 1}{'' if where is None else f' ({where})'} gap "
+            f"{100 * running:.4f}%, ")
+        return f"{trial}best {best}, pruned {self.pruned}"
+
+    # ------------------------------------------------------------------ result
+    def result(self, time_limit: float, elapsed: float, message: str) -> TuneResult:
+        """Re-score every complete trial against the final references and pick the best."""
+        ref = self._reference()
+        source = ["best known" if k is not None else "study best" for k in self.known]
+        trials, best, base_trial = [], None, None
+        base_dict = self.base.to_dict()
+        for tr in self.study.trials:
+            state = {"COMPLETE": "complete", "PRUNED": "pruned"}.get(tr.state.name, "failed")
+            entry: dict[str, Any] = {"number": tr.number, "state": state,
+                                     "params": tr.user_attrs.get("params"), "score": None,
+                                     "gaps": None, "time": tr.user_attrs.get("time")}
+            if state == "complete":
+                gaps = _trial_gaps(tr.user_attrs, ref, self.objs)
+                entry["gaps"], entry["score"] = gaps, float(np.mean(gaps))
+                if best is None or entry["score"] < best["score"]:
+                    best = entry
+                if base_trial is None and entry["params"] == base_dict:
+                    base_trial = entry
+            trials.append(entry)
+        if best is None:
+            raise TuneError("no trial completed" + (f" ({message})" if message else ""))
+        if base_trial is None:  # a resumed study whose base trial is gone: score it now
+            base_trial = {"gaps": [float("nan")] * len(self.problems), "score": float("nan")}
+        return TuneResult(
+            method=self.method, params=best["params"], score=best["score"],
+            base_params=base_dict, base_score=base_trial["score"], gaps=best["gaps"],
+            base_gaps=base_trial["gaps"], problems=list(self.names),
+            objectives=[o for o, _ in self.objs], senses=[s for _, s in self.objs],
+            budgets=self.budgets, seeds=self.seeds, reference=ref, reference_source=source,
+            time_limit=float(time_limit), trials=trials, best_trial=best["number"],
+            n_trials=len(trials), seed=self.seed, elapsed=elapsed, message=message)
 
 
 def _update_best(best: list[float | None], i: int, vals: Sequence[float],
@@ -634,75 +782,3 @@ def _trial_gaps(attrs: Mapping[str, Any], ref: Sequence[float | None],
 def _trial_score(attrs: Mapping[str, Any], ref: Sequence[float | None],
                  objs: Sequence[tuple[str, str]]) -> float:
     return float(np.mean(_trial_gaps(attrs, ref, objs)))
-
-
-def _result(study: Any, method: str, probs: list[Problem], objs: list[tuple[str, str]],
-            known: list[float | None], best_seen: list[float | None], budgets: list[int],
-            seeds: list[list[int]], base_p: Any, time_limit: float, seed: int, elapsed: float,
-            message: str) -> TuneResult:
-    """Re-score every complete trial against the final references and pick the best."""
-    ref = [k if k is not None else b for k, b in zip(known, best_seen)]
-    source = ["best known" if k is not None else "study best" for k in known]
-    trials, best, base_trial = [], None, None
-    base_dict = base_p.to_dict()
-    for tr in study.trials:
-        state = {"COMPLETE": "complete", "PRUNED": "pruned"}.get(tr.state.name, "failed")
-        entry: dict[str, Any] = {"number": tr.number, "state": state,
-                                 "params": tr.user_attrs.get("params"), "score": None,
-                                 "gaps": None, "time": tr.user_attrs.get("time")}
-        if state == "complete":
-            gaps = _trial_gaps(tr.user_attrs, ref, objs)
-            entry["gaps"], entry["score"] = gaps, float(np.mean(gaps))
-            if best is None or entry["score"] < best["score"]:
-                best = entry
-            if base_trial is None and entry["params"] == base_dict:
-                base_trial = entry
-        trials.append(entry)
-    if best is None:
-        raise TuneError("no trial completed" + (f" ({message})" if message else ""))
-    if base_trial is None:  # a resumed study whose base trial is gone: score it now
-        base_trial = {"gaps": [float("nan")] * len(probs), "score": float("nan")}
-    return TuneResult(
-        method=method, params=best["params"], score=best["score"], base_params=base_dict,
-        base_score=base_trial["score"], gaps=best["gaps"], base_gaps=base_trial["gaps"],
-        problems=[p.name for p in probs], objectives=[o for o, _ in objs],
-        senses=[s for _, s in objs], budgets=budgets, seeds=seeds, reference=ref,
-        reference_source=source, time_limit=float(time_limit), trials=trials,
-        best_trial=best["number"], n_trials=len(trials), seed=int(seed), elapsed=elapsed,
-        message=message)
-
-
-class _Bar:
-    """One line on stderr: trial k/n, the running score, the best so far, pruned count."""
-
-    def __init__(self, enabled: bool, method: str, total: int) -> None:
-        self.enabled, self.method, self.total = enabled, method, total
-        self.best: float | None = None
-        self.pruned = self.count = 0
-        self.t0 = time.perf_counter()
-
-    def _write(self, text: str) -> None:
-        if self.enabled:
-            sys.stderr.write(f"\r[tune {self.method}] {text}".ljust(79) + " ")
-            sys.stderr.flush()
-
-    def note(self, text: str) -> None:
-        self._write(text)
-
-    def show(self, running: float, where: str | None) -> None:
-        best = "-" if self.best is None else f"{100 * self.best:.4f}%"
-        self._write(f"trial {self.count + 1}/{self.total} "
-                    f"{'' if where is None else f'({where}) '}gap {100 * running:.4f}%  "
-                    f"best {best}  pruned {self.pruned}  {time.perf_counter() - self.t0:.0f} s")
-
-    def done(self, info: dict[str, Any]) -> None:
-        self.count += 1
-        if info["state"] == "pruned":
-            self.pruned += 1
-        if info["best"] is not None:
-            self.best = info["best"]
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

@@ -351,6 +351,63 @@ def test_time_limit_is_kept():
     assert res.nit == 2 and res.message == "generation limit reached (2)"
 
 
+# --------------------------------------------------------------------------- progress
+
+
+def _final_draw(err: str) -> str:
+    """The last state a progress bar drew on stderr (draws are separated by carriage
+    returns; the bar ends its line when the run ends)."""
+    assert err.endswith("\n"), err
+    return err.rstrip("\n").split("\r")[-1]
+
+
+def test_progress_counts_generations_and_ends_on_the_result(placement, capsys):
+    res = gb.solve(placement, max_generations=5, seed=0, backend="numba", params=SMALL,
+                   progress=True)
+    last = _final_draw(capsys.readouterr().err)
+    assert last.startswith("gabalance ga: 100%") and " 5/5 " in last
+    assert f"evals {res.nfev}, best {res.fun:.6g} (feasible)" in last
+    # and an infeasible best says so
+    over = gb.Problem([[4], [4]], [[3], [3], [3]], objective="max_utilization")  # 9 of 8
+    res = gb.solve(over, max_generations=2, seed=0, backend="numba", params=SMALL,
+                   progress=True)
+    assert f"best {res.fun:.6g} (violation {res.violation:.4g})" \
+        in _final_draw(capsys.readouterr().err)
+
+
+def test_progress_fills_with_the_time_limit(placement, capsys):
+    res = gb.solve(placement, time_limit=0.3, seed=0, backend="numba", params=SMALL,
+                   progress=True)
+    last = _final_draw(capsys.readouterr().err)
+    assert last.startswith("gabalance ga: ")
+    assert re.search(r"\| 0\.[0-3]/0\.3 s, gen \d+, ", last), last
+    assert f"gen {res.nit}, evals {res.nfev}, best {res.fun:.6g} (feasible)" in last
+
+
+def test_progress_is_silent_when_off(scenario, placement, capsys):
+    gb.solve(placement, max_generations=3, seed=0, backend="numba", params=SMALL)
+    gb.solve(scenario, method="milp")
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_of_the_other_methods(scenario, capsys):
+    res = gb.solve(scenario, method="milp", time_limit=30, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    # HiGHS gets what the schedule bound left of the limit
+    assert re.fullmatch(r"\[gabalance milp\] building and solving the MILP \(HiGHS, time "
+                        r"limit [\d.]+ s\)", lines[0]), lines[0]
+    assert lines[1] == (f"[gabalance milp] {res.message}: objective {res.fun:.6g}, bound "
+                        f"{res.bound:.6g}, {res.time:.2f} s")
+    rng = np.random.default_rng(0)
+    devices = gb.Problem(np.full((3, 1), 32), rng.integers(1, 6, size=(12, 1)), gpus=[1, 2, 4],
+                         gpu_milli=rng.choice([250, 500, 1000], size=12), may_wait=True,
+                         objective="gpu_allocation")
+    res = gb.solve(devices, method="ga", max_generations=4, seed=0, progress=True)
+    last = _final_draw(capsys.readouterr().err)
+    assert " 4/4 " in last and f"best {res.fun:.6g} (feasible)" in last
+
+
 # --------------------------------------------------------------------------- save / load
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -144,6 +145,33 @@ def test_callback_sees_every_trial():
     assert [s["number"] for s in seen] == [0, 1, 2, 3]
     assert all(s["state"] in ("complete", "pruned") for s in seen)
     assert all(s["best"] is None or math.isfinite(s["best"]) for s in seen)
+
+
+def _final_draw(err: str) -> str:
+    """The last state the progress bar drew (draws are separated by carriage returns)."""
+    assert err.endswith("\n"), err
+    return err.rstrip("\n").split("\r")[-1]
+
+
+def test_progress_shows_trials_and_the_best_score(capsys):
+    probs = small_problems()[:2]
+    res = gb.tune(probs, "ga", n_trials=4, seed=0, budgets=[200, 200], progress=True)
+    last = _final_draw(capsys.readouterr().err)
+    pruned = sum(t["state"] == "pruned" for t in res.trials)
+    assert last.startswith("tune ga: 100%") and " 4/4 " in last
+    # the best score it ends on is the study's
+    assert last.endswith(f"best {100 * res.score:.4f}%, pruned {pruned}]")
+    # with a timeout the bar fills with the seconds spent; trials are counted beside it
+    res = gb.tune(probs[:1], "ga", n_trials=2, seed=0, budgets=[200], timeout=60,
+                  progress=True)
+    last = _final_draw(capsys.readouterr().err)
+    assert re.search(r"\| [\d.]+/60 s, trials 2, best ", last), last
+    assert f"best {100 * res.score:.4f}%" in last
+    # calibration says what it measures; progress=False writes nothing
+    gb.tune(probs[:1], "ga", n_trials=1, time_limit=0.05, progress=True)
+    assert f"[tune ga] calibrating {probs[0].name} (0.05 s)\n" in capsys.readouterr().err
+    gb.tune(probs[:1], "ga", n_trials=1, time_limit=0.05)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("kwargs, message", [
