@@ -88,11 +88,15 @@ def signature(name: str, obj: Any) -> str | None:
 
 
 def _members(cls: type) -> list[tuple[str, Any, str]]:
-    """Public methods and properties ``cls`` defines itself: (name, function, kind)."""
+    """Public methods and properties of ``cls``, its own and those it inherits from the
+    package's classes (``GA.ask`` from ``Searcher``): (name, function, kind)."""
     out = []
-    for name, raw in vars(cls).items():
-        if name.startswith("_"):
+    seen: set[str] = set()
+    own = [k for k in cls.__mro__ if k.__module__.split(".")[0] == "gabalance"]
+    for name, raw in ((n, r) for k in own for n, r in vars(k).items()):
+        if name.startswith("_") or name in seen:
             continue
+        seen.add(name)
         if isinstance(raw, property):
             out.append((name, raw.fget, "property"))
         elif isinstance(raw, classmethod):
