@@ -322,3 +322,18 @@ def test_json_schema_example_loads():
     p = gb.Problem.from_json(doc)
     assert p.name == "tiny" and p.n_tasks == 2
     assert gb.Problem.from_json(p.to_json()) == p
+
+
+def test_readme_solve_signature_is_the_real_one():
+    """The README's ``gb.solve(...)`` line lists every parameter with its default (it once
+    lacked ``max_evaluations``)."""
+    import inspect
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    written = re.search(r"`gb\.solve\((.*?)\)` returns", text, re.S)
+    assert written is not None
+    shown = " ".join(written.group(1).split())
+    params = [p.replace(annotation=inspect.Parameter.empty)
+              for p in inspect.signature(gb.solve).parameters.values()]
+    real = str(inspect.Signature(params))[1:-1].replace("'", '"')
+    assert shown == real
