@@ -108,3 +108,19 @@ def test_schedule_problem_needs_start_times():
                                               r"'makespan'\): pass its start times, e\.g\. "
                                               r"validate\(problem, res\.x, res\.start\)"):
         gb.validate(p, res.x)
+
+
+def test_task_that_cannot_run_before_a_dependency_gives_no_warning():
+    """A task on a node where it cannot run (infinite runtime) has no finish time; its
+    successor's dependency check used to compute inf - inf and warn."""
+    import warnings
+
+    from gabalance import examples
+
+    problem = examples.load("scenario")
+    x = np.zeros(problem.n_tasks, np.int32)  # GPU tasks on the CPU node cpu-1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = validate(problem, x, np.zeros(problem.n_tasks))
+    assert not report.ok
+    assert "the task cannot run there (infinite runtime)" in report.problems[0]
