@@ -13,7 +13,6 @@ and fixed cases where it is tight show each part does its job.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 
@@ -28,6 +27,7 @@ from gabalance.bounds import Bound, schedule_bound
 from gabalance.result import SolveResult
 
 import naive
+from brute import brute_schedule
 from strategies import problems
 
 SCHEDULE = ("makespan", "weighted_completion")
@@ -36,30 +36,12 @@ BRUTE = settings(max_examples=60, deadline=None, derandomize=True,
                                         HealthCheck.filter_too_much])
 MANY = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-#: rows decoded per evaluate call in the brute force
-CHUNK = 50_000
 
 
 def _le(bound: float, value: float) -> bool:
     """bound <= value up to round-off (the bound is a float sum in another order)."""
     return bound <= value + 1e-9 * max(1.0, abs(value))
 
-
-def brute_optimum(p: gb.Problem, objective: str) -> float:
-    """Best objective over every allowed assignment and every priority order."""
-    allowed = [[j for j in range(p.n_nodes) if naive.allowed(p, i, j)]
-               for i in range(p.n_tasks)]
-    X = np.array(list(itertools.product(*allowed)), np.int32).reshape(-1, p.n_tasks)
-    perms = np.array(list(itertools.permutations(range(p.n_tasks))), np.float64)
-    per = max(1, CHUNK // len(perms))
-    best = math.inf
-    for a in range(0, len(X), per):
-        xs = X[a:a + per]
-        ev = gb.evaluate(p, np.repeat(xs, len(perms), axis=0), np.tile(perms, (len(xs), 1)),
-                         objective, backend="numba")
-        assert (ev.violation == 0).all()
-        best = min(best, float(ev.objective.min()))
-    return best
 
 
 def random_schedules(p: gb.Problem, objective: str, rows: int, seed: int) -> np.ndarray:
@@ -82,7 +64,7 @@ def random_schedules(p: gb.Problem, objective: str, rows: int, seed: int) -> np.
 @given(problems(schedule=True, max_nodes=3, max_tasks=5), st.sampled_from(SCHEDULE))
 def test_bound_below_the_brute_force_optimum(p, objective):
     b = schedule_bound(p, objective)
-    best = brute_optimum(p, objective)
+    best = brute_schedule(p, objective)
     assert _le(b.value, best), (b, best)
     for name, part in b.parts.items():
         assert _le(part, best), (name, part, best)
@@ -96,7 +78,7 @@ def test_bound_below_the_brute_force_optimum(p, objective):
 @given(problems(schedule=True, max_nodes=3, max_tasks=5), st.sampled_from(SCHEDULE))
 def test_lp_part_below_the_brute_force_optimum(p, objective):
     b = schedule_bound(p, objective, lp=True)
-    best = brute_optimum(p, objective)
+    best = brute_schedule(p, objective)
     assert _le(b.value, best), (b, best)
     assert "lp" in b.parts or b.notes.get("lp"), b
     if "lp" in b.parts:
@@ -126,7 +108,7 @@ def test_size_guards_keep_the_bound_valid(p, objective):
     pairs it sees a sample of the tasks, with the work limit at 1 no window split is
     searched: weaker bounds, still valid."""
     full = schedule_bound(p, objective)
-    best = brute_optimum(p, objective)
+    best = brute_schedule(p, objective)
     assert _le(full.value, best), (full, best)
     for name, value in (("MAX_PAIRS", 1), ("PRICE_LP_PAIRS", 2), ("WORK_LIMIT", 1)):
         saved = getattr(bounds, name)
@@ -194,7 +176,7 @@ def test_equal_tasks_on_identical_machines_are_tight():
     assert mk.value == 4 and mk.binding == "energy"
     wc = schedule_bound(p, "weighted_completion")
     assert wc.value == 18 and wc.binding == "energy"
-    assert brute_optimum(p, "makespan") == 4 and brute_optimum(p, "weighted_completion") == 18
+    assert brute_schedule(p, "makespan") == 4 and brute_schedule(p, "weighted_completion") == 18
 
 
 def test_single_machine_smith_rule_is_tight():
@@ -208,7 +190,7 @@ def test_single_machine_smith_rule_is_tight():
         opt += w[i] * t
     b = schedule_bound(p, "weighted_completion")
     assert b.value == pytest.approx(opt, rel=1e-12)
-    assert brute_optimum(p, "weighted_completion") == pytest.approx(opt, rel=1e-12)
+    assert brute_schedule(p, "weighted_completion") == pytest.approx(opt, rel=1e-12)
 
 
 def test_total_work_over_total_speed():
@@ -216,13 +198,13 @@ def test_total_work_over_total_speed():
     p = gb.Problem([[1], [1]], [[1]] * 3, duration=[2, 2, 2], speed=[1.0, 2.0])
     b = schedule_bound(p, "makespan")
     assert b.value == 2 and b.parts["energy"] == pytest.approx(2.0)
-    assert brute_optimum(p, "makespan") == 2
+    assert brute_schedule(p, "makespan") == 2
 
 
 def test_cumulative_node_energy():
     # one 4-GPU node, four 2-GPU tasks of length 1 (two at a time): makespan 2
     p = gb.Problem([[4]], [[2]] * 4, duration=[1] * 4, resources=["gpu"])
-    assert schedule_bound(p, "makespan").value == 2 == brute_optimum(p, "makespan")
+    assert schedule_bound(p, "makespan").value == 2 == brute_schedule(p, "makespan")
     # sum of completions 1 + 1 + 2 + 2 = 6
     assert schedule_bound(p, "weighted_completion").value == 6
 
@@ -235,12 +217,12 @@ def test_unavoidable_transfer_counts():
                    data=[3.0, 3.0], bandwidth=1.5)
     b = schedule_bound(p, "makespan")
     assert b.parts["critical_path"] == 5  # 1 + 2 + 2
-    assert b.value == 5 == brute_optimum(p, "makespan")
+    assert b.value == 5 == brute_schedule(p, "makespan")
     # a bandwidth matrix: the slower direction only matters when forced
     bw = [[math.inf, 3.0], [0.5, math.inf]]
     q = p.replace(bandwidth=np.array(bw))
     assert schedule_bound(q, "makespan").parts["critical_path"] == 1 + 1 + 2
-    assert brute_optimum(q, "makespan") == 4
+    assert brute_schedule(q, "makespan") == 4
 
 
 def test_releases_and_eligibility_sets():
@@ -249,7 +231,7 @@ def test_releases_and_eligibility_sets():
                    node_labels=[["a"], []], task_requires=[["a"], ["a"], []])
     b = schedule_bound(p, "makespan")
     assert b.value == 9 and b.binding == "energy"
-    assert brute_optimum(p, "makespan") == 9
+    assert brute_schedule(p, "makespan") == 9
 
 
 def test_rounding_up_on_integer_data():

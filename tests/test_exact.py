@@ -31,6 +31,7 @@ from gabalance.io import data_dir, psplib_optima, read_orlib_gap, read_psplib
 from gabalance.result import STATUS, SolveResult
 
 import naive
+from brute import brute_schedule
 from strategies import problems
 
 DATA = data_dir()
@@ -39,8 +40,6 @@ needs_data = pytest.mark.skipif(DATA is None, reason="benchmark data folder not 
 BRUTE = settings(max_examples=60, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.filter_too_much])
-#: rows decoded per ``evaluate`` call in the schedule brute force
-CHUNK = 100_000
 NO_EDGES = dict(edges=np.zeros((0, 2), np.int64), data=np.zeros(0))
 
 
@@ -66,24 +65,6 @@ def brute_placement(p: gb.Problem, objective: str, sense: str) -> float | None:
             best = value
     return best
 
-
-def brute_schedule(p: gb.Problem, objective: str) -> float:
-    """Best value over every allowed assignment and every priority order."""
-    allowed = [[j for j in range(p.n_nodes) if naive.allowed(p, i, j)]
-               for i in range(p.n_tasks)]
-    X = np.array(list(itertools.product(*allowed)), np.int32).reshape(-1, p.n_tasks)
-    perms = np.array(list(itertools.permutations(range(p.n_tasks))), np.float64)
-    per = max(1, CHUNK // len(perms))
-    best = math.inf
-    for a in range(0, len(X), per):
-        xs = X[a:a + per]
-        pop = np.repeat(xs, len(perms), axis=0)
-        keys = np.tile(perms, (len(xs), 1))
-        ev = gb.evaluate(p, pop, keys, objective, backend="numba")
-        feasible = ev.violation == 0
-        assert feasible.all()  # allowed nodes only: the decoder never breaks capacity
-        best = min(best, float(ev.objective.min()))
-    return best
 
 
 def check_placement(p: gb.Problem, objective: str, sense: str) -> None:
